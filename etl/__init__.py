@@ -1,3 +1,3 @@
-"""imagetrail: map container images from registries and clusters to the runs that built them."""
+"""imagetrail: map container images to the CI runs, commits and owners behind them."""
 
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -14,7 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ESTATE = ROOT / "examples" / "contoso"
 
 REGISTRY_TYPES = ("acr", "ecr", "gar", "oci")
-SCANNER_TYPES = ("trivy", "grype", "trivy-operator", "ecr", "artifact-analysis", "defender")
+SCANNER_TYPES = (
+    "trivy",
+    "grype",
+    "trivy-operator",
+    "ecr",
+    "artifact-analysis",
+    "defender",
+)
 
 
 @dataclass
@@ -98,7 +106,9 @@ def load(path: Path | None) -> Settings:
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line named") from exc
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc}); fix the line named"
+        ) from exc
     return parse(data, path.parent, path)
 
 
@@ -147,7 +157,9 @@ def parse(data: dict[str, Any], base: Path, source: Path | None = None) -> Setti
         _check_registry(r, where, i + 1)
         settings.registries.append(r)
     for i, cl in enumerate(tables("cluster")):
-        settings.clusters.append(_build(ClusterSettings, cl, where, f"cluster #{i + 1}"))
+        settings.clusters.append(
+            _build(ClusterSettings, cl, where, f"cluster #{i + 1}")
+        )
     for i, sc in enumerate(tables("scanner")):
         s = _build(ScannerSettings, sc, where, f"scanner #{i + 1}")
         if s.type not in SCANNER_TYPES:
@@ -175,7 +187,7 @@ def parse(data: dict[str, Any], base: Path, source: Path | None = None) -> Setti
 
 
 def _build(cls: type, values: dict[str, Any], where: str, what: str) -> Any:
-    known = set(cls.__dataclass_fields__)
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(
@@ -194,7 +206,12 @@ def _check_registry(r: RegistrySettings, where: str, n: int) -> None:
             f"{where}: registry #{n} type {r.type!r} is not one of "
             + ", ".join(REGISTRY_TYPES)
         )
-    needs = {"oci": ["url"], "acr": ["url"], "ecr": ["region"], "gar": ["project", "location"]}
+    needs = {
+        "oci": ["url"],
+        "acr": ["url"],
+        "ecr": ["region"],
+        "gar": ["project", "location"],
+    }
     for key in needs[r.type]:
         if not getattr(r, key):
             raise ConfigError(f"{where}: registry #{n} ({r.type}) needs {key}")

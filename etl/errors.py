@@ -1,4 +1,4 @@
-"""The exception tree. Every message says what failed, on which input, and what to do."""
+"""The exception tree: each message says what failed, on which input, what to do."""
 
 
 class ImagetrailError(Exception):

@@ -10,7 +10,11 @@ from docker_image import reference as dockerref
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
-DOCKER_HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+DOCKER_HUB_ALIASES = {
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def _looks_like_host(part: str) -> bool:
 
 
 def _split_name(name: str) -> str:
-    """Host in lower case, Docker Hub spelled ``docker.io``, library/ for official images."""
+    """Lower-case host, Docker Hub as ``docker.io``, library/ for official images."""
     first, _, rest = name.partition("/")
     if not rest or not _looks_like_host(first):
         host, path = "docker.io", name

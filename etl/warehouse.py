@@ -183,6 +183,29 @@ class Warehouse:
             ).fetchall()
         ]
 
+    # -- what earlier sweeps stored --------------------------------------------
+
+    def known_digests(self, registry: str, repository: str) -> set[str]:
+        """Digests already stored for a repository (manifests are immutable)."""
+        rows = self.con.execute(
+            "SELECT digest FROM images WHERE registry = ? AND repository = ?",
+            [registry, repository],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def known_images(self, registry: str, repository: str) -> list[dict[str, Any]]:
+        """The stored images rows of a repository, without the sweep stamps."""
+        rows = self.records(
+            "SELECT * EXCLUDE (source, scope, sweep_id) FROM images "
+            "WHERE registry = ? AND repository = ?",
+            [registry, repository],
+        )
+        for row in rows:
+            for key in ("labels", "annotations"):
+                if isinstance(row.get(key), str):
+                    row[key] = json.loads(row[key])
+        return rows
+
     # -- queries --------------------------------------------------------------
 
     def run_script(self, path: Path) -> None:
@@ -191,7 +214,9 @@ class Warehouse:
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
 
-    def records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    def records(
+        self, sql: str, params: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

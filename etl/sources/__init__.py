@@ -8,8 +8,10 @@ returns in one transaction; a scope that raises keeps its last good rows.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 Rows = list[dict[str, Any]]
@@ -44,3 +46,13 @@ class Scope:
     source: str
     scope: str
     extract: Callable[[SweepContext], Extracted]
+
+
+def source_module(name: str) -> ModuleType | None:
+    """etl.sources.<name>, or None when this build has no such reader."""
+    try:
+        return importlib.import_module(f"etl.sources.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"etl.sources.{name}":
+            raise
+        return None
