@@ -3,10 +3,13 @@
 
 CREATE OR REPLACE TABLE owner_inputs AS
 WITH dockerfiles AS (
-    -- The Dockerfile named in the run's log for this repository, else any it names.
+    -- The Dockerfile the run's log names for this repository; else the one Dockerfile
+    -- the run names, when it names only one.
     SELECT m.registry, m.repository, m.digest,
-           arg_min(pe.dockerfile,
-                   CASE WHEN pe.repository = m.repository THEN 0 ELSE 1 END) AS dockerfile
+           coalesce(
+               arg_min(pe.dockerfile, pe.line_no) FILTER (pe.repository = m.repository),
+               CASE WHEN count(DISTINCT pe.dockerfile) = 1
+                    THEN any_value(pe.dockerfile) END) AS dockerfile
     FROM image_mapping m
     JOIN stg_pushes pe ON pe.run_key = m.run_key AND pe.dockerfile IS NOT NULL
     GROUP BY ALL
