@@ -141,7 +141,7 @@ def fill_estate(fresh_db: Warehouse) -> None:
         "github",
         ci_runs=[api1, api2, web, web_b, tool, ado],
         push_events=[
-            # log-digest through a masked host; the Dockerfile names the CODEOWNERS path.
+            # log-digest via a masked host; the Dockerfile picks the CODEOWNERS rule.
             push(
                 api1,
                 "***.azurecr.io/api",
