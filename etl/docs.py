@@ -7,7 +7,6 @@ from pathlib import Path
 
 from etl.warehouse import LOAD_POLICY, Warehouse
 
-
 STAMP_COLUMNS = ("source", "scope", "sweep_id")
 STAMP_NOTE = (
     "Every raw table but sweeps also has `source`, `scope` and `sweep_id`: the source "
