@@ -249,10 +249,12 @@ NOT_EXPOSED = ("none", "no Service selects this pod")
 class _Candidate:
     exposure: str
     reason: str
+    # Among equals, an internal load balancer says more than a ClusterIP Service.
+    weight: int = 1
 
     @property
-    def rank(self) -> int:
-        return EXPOSURE_RANK[self.exposure]
+    def rank(self) -> tuple[int, int]:
+        return EXPOSURE_RANK[self.exposure], self.weight
 
 
 def pod_exposures(objects: Objects) -> dict[tuple[str, str], tuple[str, str]]:
@@ -326,7 +328,7 @@ def _service_exposure(service: Obj) -> _Candidate:
             str(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")
         )
         return _Candidate("node-port", f"{where} type NodePort {ports}".rstrip())
-    return _Candidate("none", f"{where} type {kind} is cluster-internal")
+    return _Candidate("none", f"{where} type {kind} is cluster-internal", weight=0)
 
 
 def _is_internal_lb(service: Obj) -> bool:
