@@ -414,12 +414,10 @@ def _read_builds(path: Path) -> list[dict[str, Any]]:
 
 def _builds_of(data: Any) -> list[dict[str, Any]]:
     """Builds from a CLI array, one REST page, or an array of REST pages."""
-    if isinstance(data, dict):
-        return list(data["value"])
-    if not isinstance(data, list):
+    if not isinstance(data, list | dict):
         raise TypeError("expected a JSON array or object")
     builds: list[dict[str, Any]] = []
-    for item in data:
+    for item in data if isinstance(data, list) else [data]:
         builds += list(item["value"]) if "value" in item else [item]
     for build in builds:
         int(build["id"])
