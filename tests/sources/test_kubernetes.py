@@ -17,7 +17,7 @@ from etl.warehouse import Warehouse
 DATA = Path(__file__).resolve().parent.parent / "data" / "kubernetes"
 
 
-def export_dir(tmp_path: Path, **files: Path | str) -> Path:
+def export_dir(tmp_path: Path, **files: Path | str | bytes) -> Path:
     """An export folder whose kubernetes/ holds the given files (name -> source)."""
     folder = tmp_path / "export" / "kubernetes"
     folder.mkdir(parents=True)
@@ -25,6 +25,8 @@ def export_dir(tmp_path: Path, **files: Path | str) -> Path:
         target = folder / f"{name}.json"
         if isinstance(source, Path):
             shutil.copy(source, target)
+        elif isinstance(source, bytes):
+            target.write_bytes(source)
         else:
             target.write_text(source)
     return folder.parent
@@ -322,12 +324,12 @@ def test_an_array_of_pages_reads_like_one_list(tmp_path: Path) -> None:
     [
         ('{"kind": "List", "items": [', "not readable JSON"),
         ('{"kind": "Pod", "metadata": {"name": "x"}}', "not 'kubectl get -o json'"),
-        ("\xff\xfe garbage", "not readable JSON"),
+        (b"\xff\xfe\x00\x81 garbage", "not readable JSON"),
     ],
     ids=["cut-json", "single-object", "binary"],
 )
 def test_garbled_file_fails_its_scope_in_one_line(
-    tmp_path: Path, content: str, says: str
+    tmp_path: Path, content: str | bytes, says: str
 ) -> None:
     root = export_dir(tmp_path, broken=content)
     (scope,) = k8s.export_scopes(root)
