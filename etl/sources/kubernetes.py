@@ -17,6 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import yaml
+from urllib3.util.retry import Retry
+
 from etl.config import ClusterSettings, Settings
 from etl.errors import InputError, SourceError
 from etl.normalize import normalize_digest, parse_ref
@@ -445,51 +448,55 @@ def _first_line(exc: BaseException) -> str:
 
 PAGE_SIZE = 500
 REQUEST_TIMEOUT = (10, 120)  # seconds: connect, read
+# Transient API server trouble (throttling, a restarting control plane) is retried
+# by the client's own urllib3 pool, honouring Retry-After.
+RETRIES = Retry(
+    total=3,
+    backoff_factor=0.5,
+    status_forcelist=(429, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+)
 GATEWAY_API = ("gateway.networking.k8s.io", "v1")
 
 
 @dataclass(frozen=True)
 class _Resource:
-    """A list endpoint: the kind it returns, its plural, and how to call it."""
+    """A list endpoint: the kind it returns, its plural, and the client method."""
 
     kind: str
     plural: str
-    call: Callable[[Any], Callable[..., Any]]
-    optional: bool = False
+    api: str
+    method: str
+    optional: bool = False  # a CRD that may not be installed
 
-
-def _core(method: str) -> Callable[[Any], Callable[..., Any]]:
-    return lambda api: getattr(api.core, method)
+    def call(self, apis: _Apis) -> Callable[..., Any]:
+        method = getattr(getattr(apis, self.api), self.method)
+        if self.api == "custom":
+            return partial(method, *GATEWAY_API, self.plural)
+        return method
 
 
 RESOURCES = (
-    _Resource("Namespace", "namespaces", _core("list_namespace")),
-    _Resource("Pod", "pods", _core("list_pod_for_all_namespaces")),
+    _Resource("Namespace", "namespaces", "core", "list_namespace"),
+    _Resource("Pod", "pods", "core", "list_pod_for_all_namespaces"),
     _Resource(
-        "ReplicaSet",
-        "replicasets",
-        lambda api: api.apps.list_replica_set_for_all_namespaces,
+        "ReplicaSet", "replicasets", "apps", "list_replica_set_for_all_namespaces"
     ),
-    _Resource("Job", "jobs", lambda api: api.batch.list_job_for_all_namespaces),
-    _Resource("Service", "services", _core("list_service_for_all_namespaces")),
-    _Resource(
-        "Ingress",
-        "ingresses",
-        lambda api: api.networking.list_ingress_for_all_namespaces,
-    ),
-    _Resource(
-        "HTTPRoute",
-        "httproutes",
-        lambda api: partial(api.custom.list_cluster_custom_object, *GATEWAY_API),
-        optional=True,
-    ),
-    _Resource(
-        "Gateway",
-        "gateways",
-        lambda api: partial(api.custom.list_cluster_custom_object, *GATEWAY_API),
-        optional=True,
-    ),
+    _Resource("Job", "jobs", "batch", "list_job_for_all_namespaces"),
+    _Resource("Service", "services", "core", "list_service_for_all_namespaces"),
+    _Resource("Ingress", "ingresses", "networking", "list_ingress_for_all_namespaces"),
+    _Resource("HTTPRoute", "httproutes", "custom", "list_cluster_custom_object", True),
+    _Resource("Gateway", "gateways", "custom", "list_cluster_custom_object", True),
 )
+
+
+@dataclass
+class _Apis:
+    core: Any
+    apps: Any
+    batch: Any
+    networking: Any
+    custom: Any
 
 
 def live_scopes(settings: Settings) -> list[Scope]:
@@ -498,20 +505,19 @@ def live_scopes(settings: Settings) -> list[Scope]:
     for cluster in settings.clusters:
         kubeconfig = _kubeconfig_path(cluster, settings)
         try:
-            contexts = _contexts(cluster, kubeconfig)
+            known = _contexts(kubeconfig)
         except InputError as exc:
             scopes.append(
                 Scope(SOURCE, f"kubeconfig:{kubeconfig}", partial(_raise, exc))
             )
             continue
-        for context in contexts:
-            scopes.append(
-                Scope(
-                    SOURCE,
-                    f"context:{context}",
-                    partial(_extract_live, kubeconfig, context),
-                )
+        for context in cluster.contexts or known:
+            extract = (
+                partial(_extract_live, kubeconfig, context)
+                if context in known
+                else partial(_raise, _no_context(kubeconfig, context, known))
             )
+            scopes.append(Scope(SOURCE, f"context:{context}", extract))
     return scopes
 
 
@@ -526,51 +532,36 @@ def _kubeconfig_path(cluster: ClusterSettings, settings: Settings) -> Path:
     return path
 
 
-def _contexts(cluster: ClusterSettings, kubeconfig: Path) -> list[str]:
-    """The configured contexts, or every context of the kubeconfig."""
+def _contexts(kubeconfig: Path) -> list[str]:
+    """The context names a kubeconfig file defines."""
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
 
     try:
         listed, _ = config.list_kube_config_contexts(config_file=str(kubeconfig))
-    except (ConfigException, OSError) as exc:
+    except (ConfigException, OSError, yaml.YAMLError) as exc:
         raise InputError(
             f"kubeconfig {kubeconfig}: cannot read it ({_first_line(exc)}); "
             "fix [[cluster]] kubeconfig or write the file with 'az aks "
             "get-credentials' / 'gcloud container clusters get-credentials'"
         ) from exc
-    names = [c["name"] for c in listed or []]
-    missing = [c for c in cluster.contexts if c not in names]
-    if missing:
-        raise InputError(
-            f"kubeconfig {kubeconfig}: no context named {', '.join(missing)}; "
-            f"it has {', '.join(names) or 'none'}"
-        )
-    return list(cluster.contexts) or names
+    return [c["name"] for c in listed or []]
 
 
-@dataclass
-class _Apis:
-    core: Any
-    apps: Any
-    batch: Any
-    networking: Any
-    custom: Any
+def _no_context(kubeconfig: Path, context: str, known: list[str]) -> InputError:
+    return InputError(
+        f"kubeconfig {kubeconfig}: no context named {context}; "
+        f"it has {', '.join(known) or 'none'}"
+    )
 
 
 def _connect(kubeconfig: Path, context: str) -> _Apis:
     """API clients for one context; the SDK's urllib3 pool does the retries."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
-    from urllib3.util.retry import Retry
 
     configuration = client.Configuration()
-    configuration.retries = Retry(
-        total=3,
-        backoff_factor=0.5,
-        status_forcelist=(429, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-    )
+    configuration.retries = RETRIES
     try:
         api_client = config.new_client_from_config(
             config_file=str(kubeconfig),
@@ -604,6 +595,7 @@ def _extract_live(kubeconfig: Path, context: str, ctx: SweepContext) -> Extracte
         except SourceError as exc:
             if not resource.optional:
                 raise
+            logger.warning("context %r: %s skipped: %s", context, resource.plural, exc)
             problems.append(f"{exc}; Gateway API exposure not computed")
     rows = workload_rows(context, objects)
     logger.info(
@@ -646,8 +638,6 @@ def _get_page(
     from urllib3.exceptions import HTTPError
 
     params: dict[str, Any] = {"limit": limit}
-    if resource.optional:
-        params["plural"] = resource.plural
     if token:
         params["_continue"] = token
     try:
@@ -699,12 +689,16 @@ def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     for cluster in settings.clusters:
         kubeconfig = _kubeconfig_path(cluster, settings)
         try:
-            contexts = _contexts(cluster, kubeconfig)
+            known = _contexts(kubeconfig)
         except InputError as exc:
             checks.append((f"kubeconfig {kubeconfig}", False, str(exc)))
             continue
-        for context in contexts:
-            checks.append(_check_context(kubeconfig, context))
+        for context in cluster.contexts or known:
+            if context in known:
+                checks.append(_check_context(kubeconfig, context))
+            else:
+                error = _no_context(kubeconfig, context, known)
+                checks.append((f"kubernetes context {context}", False, str(error)))
     return checks
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from urllib3.util.retry import Retry
 
 from etl.config import ClusterSettings, Settings
 from etl.errors import InputError, SourceError
@@ -142,11 +144,15 @@ def test_rejected_token_is_a_one_line_source_error(
         scope.extract(SweepContext())
 
 
-def test_unknown_context_fails_its_scope(tmp_path: Path, fake: FakeKubeApi) -> None:
+def test_unknown_context_fails_only_its_own_scope(
+    tmp_path: Path, fake: FakeKubeApi
+) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"aks-prod": fake.url})
-    (scope,) = k8s.live_scopes(settings_for(kubeconfig, ["aks-qa"]))
+    prod, qa = k8s.live_scopes(settings_for(kubeconfig, ["aks-prod", "aks-qa"]))
+    assert (prod.scope, qa.scope) == ("context:aks-prod", "context:aks-qa")
+    assert len(prod.extract(SweepContext()).tables["workloads"]) == 8
     with pytest.raises(InputError, match="no context named aks-qa; it has aks-prod"):
-        scope.extract(SweepContext())
+        qa.extract(SweepContext())
 
 
 def test_missing_kubeconfig_fails_its_scope(tmp_path: Path) -> None:
@@ -154,6 +160,34 @@ def test_missing_kubeconfig_fails_its_scope(tmp_path: Path) -> None:
     assert scope.scope == f"kubeconfig:{tmp_path / 'nope'}"
     with pytest.raises(InputError, match="cannot read it"):
         scope.extract(SweepContext())
+
+
+def test_unreachable_server_is_a_one_line_source_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(k8s, "RETRIES", Retry(total=0))  # fail at once, no backoff
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    kubeconfig = write_kubeconfig(
+        tmp_path / "kubeconfig", {"aks-prod": f"http://127.0.0.1:{closed_port}"}
+    )
+    (scope,) = k8s.live_scopes(settings_for(kubeconfig))
+    with pytest.raises(SourceError) as err:
+        scope.extract(SweepContext())
+    message = str(err.value)
+    assert message.startswith("cluster context 'aks-prod': cannot reach the API server")
+    assert "\n" not in message
+
+
+def test_garbled_kubeconfig_fails_its_scope(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - {name: x\n")
+    (scope,) = k8s.live_scopes(settings_for(kubeconfig))
+    with pytest.raises(InputError) as err:
+        scope.extract(SweepContext())
+    assert str(err.value).startswith(f"kubeconfig {kubeconfig}: cannot read it (")
+    assert "\n" not in str(err.value)
 
 
 def test_doctor_reports_each_context(httpserver: HTTPServer, tmp_path: Path) -> None:
