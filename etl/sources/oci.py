@@ -1,0 +1,1161 @@
+"""Any OCI registry, and the core every registry source shares.
+
+A registry says which manifests exist and which tags point at them; the
+manifests, their config blobs and their attestations say what each one is and,
+often, who built it. This module holds:
+
+- the pure transforms: manifest bytes, config blobs, labels and in-toto
+  statements -> ``images`` and ``provenance`` rows;
+- the describing engine, which turns a repository's listing into rows, reading
+  manifests and blobs through a ``ContentStore`` (the OCI ``/v2`` API, a cloud
+  SDK, or export files) and never reading a digest it already stored;
+- the generic OCI Distribution reader for live mode, with basic auth and the
+  Bearer token flow;
+- the ``oci/HOST/REPOSITORY.json`` export reader (``skopeo inspect`` output).
+
+ACR, ECR and Artifact Registry list their manifests through their own APIs and
+then describe them with the same engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from etl.errors import InputError
+from etl.normalize import mask_secrets, normalize_digest, parse_ref
+from etl.sources import Extracted, Rows, Scope, SweepContext
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "oci"
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+# Registries answer 404, or convert the manifest (changing its digest), unless
+# the request accepts every manifest and index type.
+MANIFEST_ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST])
+IMAGE_CONFIG_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    }
+)
+IN_TOTO = "application/vnd.in-toto+json"
+DSSE = "application/vnd.dsse.envelope.v1+json"
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle"
+PREDICATE_TYPE = "in-toto.io/predicate-type"
+SLSA_PREFIX = "https://slsa.dev/provenance/"
+REFERENCE_TYPE = "vnd.docker.reference.type"
+REFERENCE_DIGEST = "vnd.docker.reference.digest"
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_BLOB_BYTES = 16 * 1024 * 1024
+MAX_STATEMENT_LAYERS = 8
+
+IMAGE_COLUMNS = (
+    "registry",
+    "repository",
+    "digest",
+    "kind",
+    "media_type",
+    "platform",
+    "parent_digest",
+    "size_bytes",
+    "pushed_at",
+    "config_digest",
+    "labels",
+    "annotations",
+)
+
+# cosign's tag schema (sha256-<hex>.sig/.att/.sbom) and the OCI referrers tag
+# schema (sha256-<hex>) name the subject in the tag itself.
+SUBJECT_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$")
+VSTFS_BUILD = re.compile(r"^vstfs:///Build/Build/(\d+)$", re.IGNORECASE)
+GITHUB_RUN = re.compile(r"/actions/runs/(\d+)(?:/attempts/(\d+))?")
+GITHUB_WORKFLOW = re.compile(
+    r"^https?://[^/]+/([^/]+/[^/]+)/(\.github/workflows/[^@]+)@"
+)
+ANY_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+OCI_SOURCE_LABELS = ("org.opencontainers.image.source", "org.label-schema.vcs-url")
+OCI_REVISION_LABELS = ("org.opencontainers.image.revision", "org.label-schema.vcs-ref")
+# buildx writes the Dockerfile path here when BUILDX_GIT_LABELS=full.
+DOCKERFILE_LABEL = "com.docker.image.source.entrypoint"
+
+
+# -- what a registry lists -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as served: its digest, media type and parsed body."""
+
+    digest: str
+    media_type: str | None
+    body: dict[str, Any]
+    size: int | None = None
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES or "manifests" in self.body
+
+    @property
+    def config_digest(self) -> str | None:
+        config = self.body.get("config")
+        return (
+            normalize_digest(config.get("digest")) if isinstance(config, dict) else None
+        )
+
+
+@dataclass
+class Listed:
+    """One manifest as a registry's listing states it, before its bytes are read."""
+
+    digest: str
+    tags: list[str] = field(default_factory=list)
+    size_bytes: int | None = None
+    pushed_at: datetime | None = None
+    media_type: str | None = None
+    platform: str | None = None
+    config_media_type: str | None = None
+    subject: str | None = None
+    # Descriptors of an index's children when the listing names them (ACR
+    # references, Artifact Registry imageManifests): used when the manifest
+    # itself cannot be read.
+    children: list[dict[str, Any]] = field(default_factory=list)
+    # Labels the listing already carries (skopeo inspect shows the config's).
+    labels: dict[str, str] | None = None
+    # True when platform, labels and size describe the image a tool resolved the
+    # tag to for its own platform (skopeo inspect): for an index, one child's.
+    per_platform: bool = False
+
+
+class ContentStore(Protocol):
+    """Where the engine reads manifest and blob bytes from.
+
+    Methods return None for content that is not there, raise ``InputError`` for
+    content that is there but unreadable (one problem line, the rest loads),
+    and ``SourceError`` when the registry itself fails (the scope fails).
+    """
+
+    def manifest(self, repository: str, digest: str) -> Manifest | None: ...
+
+    def config(
+        self, repository: str, manifest_digest: str, config_digest: str | None
+    ) -> dict[str, Any] | None: ...
+
+    def blob(self, repository: str, digest: str) -> bytes | None: ...
+
+    def referrers(
+        self, repository: str, digest: str
+    ) -> list[dict[str, Any]] | None: ...
+
+
+# -- pure transforms -------------------------------------------------------------
+
+
+def parse_manifest(
+    data: bytes, digest: str, content_type: str | None = None
+) -> Manifest:
+    """Manifest bytes -> Manifest; the body's mediaType wins over the header."""
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"manifest {digest} is not valid JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise InputError(f"manifest {digest} is not a JSON object")
+    header = (content_type or "").split(";")[0].strip() or None
+    media_type = body.get("mediaType") or header
+    if media_type in (None, "application/json", "application/octet-stream"):
+        # umoci and other OCI writers may omit the optional mediaType field.
+        media_type = OCI_INDEX if "manifests" in body else OCI_MANIFEST
+    return Manifest(digest, media_type, body, len(data))
+
+
+def platform_text(platform: dict[str, Any] | None) -> str | None:
+    """``os/arch[/variant]`` from an OCI platform, a config blob or skopeo output."""
+    if not platform:
+        return None
+    keys = {str(k).lower(): v for k, v in platform.items()}
+    os_name, arch = keys.get("os"), keys.get("architecture")
+    if not os_name or not arch:
+        return None
+    variant = keys.get("variant")
+    return f"{os_name}/{arch}/{variant}" if variant else f"{os_name}/{arch}"
+
+
+def labels_of(config: dict[str, Any] | None) -> dict[str, str] | None:
+    """The Labels of an image config blob (Dockerfile LABEL, --label)."""
+    if not isinstance(config, dict):
+        return None
+    inner = config.get("config")
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    if not isinstance(labels, dict) or not labels:
+        return None
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def classify(
+    manifest: Manifest | None,
+    descriptor: dict[str, Any] | None = None,
+    listing: Listed | None = None,
+) -> str:
+    """index, image, attestation (buildx) or artifact (referrers, signatures, ORAS)."""
+    desc = descriptor or {}
+    body = manifest.body if manifest else {}
+    media_type = (
+        (manifest.media_type if manifest else None)
+        or desc.get("mediaType")
+        or (listing.media_type if listing else None)
+    )
+    if media_type in INDEX_TYPES or "manifests" in body:
+        return "index"
+    annotations = desc.get("annotations") or {}
+    if annotations.get(REFERENCE_TYPE) == "attestation-manifest":
+        return "attestation"
+    platform = platform_text(desc.get("platform")) or (
+        listing.platform if listing else None
+    )
+    if platform == "unknown/unknown":
+        return "attestation"
+    if body.get("subject") or body.get("artifactType") or desc.get("artifactType"):
+        return "artifact"
+    if listing and (listing.subject or subject_from_tags(listing.tags)):
+        return "artifact"
+    layers = [x for x in body.get("layers") or [] if isinstance(x, dict)]
+    if layers and all(x.get("mediaType") == IN_TOTO for x in layers):
+        return "attestation"
+    config_type = _dict(body.get("config")).get("mediaType") or (
+        listing.config_media_type if listing else None
+    )
+    if config_type and config_type not in IMAGE_CONFIG_TYPES:
+        return "artifact"
+    return "image"
+
+
+def subject_from_tags(tags: Iterable[str]) -> str | None:
+    """The subject digest a cosign or referrers-schema tag names."""
+    for tag in tags:
+        m = SUBJECT_TAG.match(tag)
+        if m:
+            return "sha256:" + m.group(1)
+    return None
+
+
+def manifest_size(manifest: Manifest) -> int | None:
+    """Bytes a pull moves for an image manifest: config plus layers."""
+    if manifest.is_index:
+        return None
+    parts = [manifest.body.get("config"), *(manifest.body.get("layers") or [])]
+    sizes = [p.get("size") for p in parts if isinstance(p, dict)]
+    known = [s for s in sizes if isinstance(s, int)]
+    return sum(known) if known else None
+
+
+def label_provenance(
+    digest: str, registry: str, repository: str, labels: dict[str, str]
+) -> Rows:
+    """Provenance stated by config labels: Docker@2 pipeline data and OCI labels."""
+    rows = []
+    lowered = {k.lower(): v for k, v in labels.items()}
+    for key, value in sorted(lowered.items()):
+        # The prefix is the collection host reversed (com.azure.dev,
+        # com.visualstudio.contoso, an on-prem host), so only the suffix is fixed.
+        if not key.endswith(".image.build.builduri"):
+            continue
+        match = VSTFS_BUILD.match(value.strip())
+        if not match:
+            continue
+        prefix = key[: -len("build.builduri")]
+        rows.append(
+            provenance_row(
+                digest,
+                registry,
+                repository,
+                kind="ado-labels",
+                run_id=int(match.group(1)),
+                source_repo=lowered.get(prefix + "build.repository.uri"),
+                commit_sha=lowered.get(prefix + "build.sourceversion"),
+                builder_id=lowered.get(prefix + "system.teamfoundationcollectionuri"),
+                workflow_path=lowered.get(prefix + "build.definitionname"),
+                evidence=f"label {key}={value}",
+            )
+        )
+    rows.extend(_oci_label_provenance(digest, registry, repository, lowered))
+    return rows
+
+
+def _oci_label_provenance(
+    digest: str, registry: str, repository: str, labels: dict[str, str]
+) -> Rows:
+    used = []
+    source = revision = None
+    for key in OCI_SOURCE_LABELS:
+        if labels.get(key):
+            source = labels[key]
+            used.append(key)
+            break
+    for key in OCI_REVISION_LABELS:
+        if labels.get(key):
+            revision = labels[key]
+            used.append(key)
+            break
+    if not used:
+        return []
+    return [
+        provenance_row(
+            digest,
+            registry,
+            repository,
+            kind="oci-labels",
+            source_repo=source,
+            commit_sha=revision,
+            dockerfile=labels.get(DOCKERFILE_LABEL),
+            evidence="; ".join(f"label {k}={labels[k]}" for k in used),
+        )
+    ]
+
+
+def provenance_row(
+    subject: str, registry: str, repository: str, *, kind: str, **facts: Any
+) -> dict[str, Any]:
+    """A provenance row; URLs and evidence pass through secret masking."""
+    row: dict[str, Any] = {
+        "subject_digest": subject,
+        "registry": registry,
+        "repository": repository,
+        "source_repo": None,
+        "commit_sha": None,
+        "builder_id": None,
+        "run_id": None,
+        "run_attempt": None,
+        "workflow_path": None,
+        "dockerfile": None,
+        "kind": kind,
+        "evidence": None,
+    }
+    row.update(facts)
+    for key in ("source_repo", "builder_id", "evidence"):
+        if row[key]:
+            row[key] = mask_secrets(str(row[key]))
+    return row
+
+
+def read_statements(data: bytes) -> list[dict[str, Any]]:
+    """In-toto statements from a layer: plain, DSSE-wrapped or in a sigstore bundle."""
+    try:
+        doc = json.loads(data)
+        if isinstance(doc, dict) and isinstance(doc.get("dsseEnvelope"), dict):
+            doc = doc["dsseEnvelope"]
+        if isinstance(doc, dict) and "payload" in doc and "payloadType" in doc:
+            doc = json.loads(base64.b64decode(doc["payload"]))
+    except (ValueError, UnicodeDecodeError, binascii.Error, TypeError):
+        return []
+    if isinstance(doc, dict) and "predicateType" in doc:
+        return [doc]
+    return []
+
+
+def statement_provenance(
+    statement: dict[str, Any],
+    registry: str,
+    repository: str,
+    evidence: str,
+    default_subject: str | None = None,
+) -> Rows:
+    """SLSA provenance (v0.2 or v1) -> one ``slsa`` row per subject digest."""
+    predicate_type = str(statement.get("predicateType") or "")
+    predicate = statement.get("predicate")
+    if not predicate_type.startswith(SLSA_PREFIX) or not isinstance(predicate, dict):
+        return []
+    if "buildDefinition" in predicate:
+        facts = _slsa_v1(predicate)
+    else:
+        facts = _slsa_v02(predicate)
+    subjects = []
+    for subject in statement.get("subject") or []:
+        digests = subject.get("digest") if isinstance(subject, dict) else None
+        if isinstance(digests, dict):
+            subjects.append(normalize_digest(digests.get("sha256")))
+    found = [s for s in subjects if s] or ([default_subject] if default_subject else [])
+    return [
+        provenance_row(
+            subject,
+            registry,
+            repository,
+            kind="slsa",
+            evidence=f"{evidence} predicate {predicate_type}",
+            **facts,
+        )
+        for subject in dict.fromkeys(found)
+    ]
+
+
+def _slsa_v02(predicate: dict[str, Any]) -> dict[str, Any]:
+    invocation = _dict(predicate.get("invocation"))
+    config_source = _dict(invocation.get("configSource"))
+    environment = _dict(invocation.get("environment"))
+    metadata = _dict(predicate.get("metadata"))
+    vcs = _dict(
+        _dict(metadata.get("https://mobyproject.org/buildkit@v1#metadata")).get("vcs")
+    )
+    buildkit = "mobyproject.org/buildkit" in str(predicate.get("buildType") or "")
+    builder = _dict(predicate.get("builder")).get("id")
+    entry_point = config_source.get("entryPoint")
+    facts = {
+        "source_repo": _repo_url(config_source.get("uri"))
+        or _repo_url(vcs.get("source")),
+        "commit_sha": _dict(config_source.get("digest")).get("sha1")
+        or vcs.get("revision")
+        or environment.get("github_sha1"),
+        "builder_id": builder,
+        # BuildKit's entry point is the Dockerfile; SLSA's GitHub generators put
+        # the calling workflow there instead.
+        "dockerfile": _dockerfile(entry_point, vcs) if buildkit else None,
+        "workflow_path": None if buildkit else entry_point,
+    }
+    facts.update(_github_run(builder, environment))
+    return _with_builder_workflow(facts, builder)
+
+
+def _slsa_v1(predicate: dict[str, Any]) -> dict[str, Any]:
+    definition = _dict(predicate.get("buildDefinition"))
+    details = _dict(predicate.get("runDetails"))
+    external = _dict(definition.get("externalParameters"))
+    config_source = _dict(external.get("configSource"))
+    workflow = _dict(external.get("workflow"))
+    metadata = _dict(details.get("metadata"))
+    vcs = _dict(_dict(metadata.get("buildkit_metadata")).get("vcs"))
+    git = _git_dependency(definition.get("resolvedDependencies"))
+    builder = _dict(details.get("builder")).get("id")
+    facts = {
+        "source_repo": _repo_url(config_source.get("uri"))
+        or _repo_url(workflow.get("repository"))
+        or _repo_url(git.get("uri"))
+        or _repo_url(vcs.get("source")),
+        "commit_sha": _dict(config_source.get("digest")).get("sha1")
+        or _dict(git.get("digest")).get("gitCommit")
+        or _dict(git.get("digest")).get("sha1")
+        or vcs.get("revision"),
+        "builder_id": builder,
+        "dockerfile": _dockerfile(config_source.get("path"), vcs),
+        "workflow_path": workflow.get("path"),
+    }
+    invocation = metadata.get("invocationId") or metadata.get("invocationID")
+    facts.update(_github_run(invocation, {}) or _github_run(builder, {}))
+    return _with_builder_workflow(facts, builder)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _git_dependency(dependencies: Any) -> dict[str, Any]:
+    for dep in dependencies or []:
+        if not isinstance(dep, dict):
+            continue
+        digest = _dict(dep.get("digest"))
+        if "gitCommit" in digest or str(dep.get("uri", "")).startswith("git+"):
+            return dep
+    return {}
+
+
+def _repo_url(uri: Any) -> str | None:
+    """A source URI without git+ and the ref it names; the rest as stated."""
+    if not uri or not isinstance(uri, str):
+        return None
+    text = uri.removeprefix("git+").split("#", 1)[0]
+    return re.sub(r"@(refs/|[0-9a-f]{40}).*$", "", text) or None
+
+
+def _dockerfile(path: Any, vcs: dict[str, Any]) -> str | None:
+    """The Dockerfile path relative to the repository, as CODEOWNERS sees it."""
+    if not path or not isinstance(path, str):
+        return None
+    folder = str(vcs.get("localdir:dockerfile") or "").strip("./")
+    return f"{folder}/{path}" if folder and "/" not in path else path
+
+
+def _github_run(text: Any, environment: dict[str, Any]) -> dict[str, Any]:
+    run_id = environment.get("github_run_id")
+    attempt = environment.get("github_run_attempt")
+    if run_id and str(run_id).isdigit():
+        found = {"run_id": int(run_id)}
+        if attempt and str(attempt).isdigit():
+            found["run_attempt"] = int(attempt)
+        return found
+    match = GITHUB_RUN.search(str(text or ""))
+    if not match:
+        return {}
+    found = {"run_id": int(match.group(1))}
+    if match.group(2):
+        found["run_attempt"] = int(match.group(2))
+    return found
+
+
+def _with_builder_workflow(facts: dict[str, Any], builder: Any) -> dict[str, Any]:
+    """The workflow path a GitHub builder id names, when it is the source's own.
+
+    A reusable workflow's builder id names the called workflow, which may live
+    in another repository; only a workflow of the built repository is kept.
+    """
+    if facts.get("workflow_path"):
+        return facts
+    match = GITHUB_WORKFLOW.match(str(builder or ""))
+    source = (facts.get("source_repo") or "").lower().removesuffix(".git")
+    if match and source.endswith("/" + match.group(1).lower()):
+        facts["workflow_path"] = match.group(2)
+    return facts
+
+
+def tag_rows(
+    registry: str, repository: str, listed: Iterable[Listed], observed_at: datetime
+) -> Rows:
+    """image_tags rows: every tag of the listing, as this sweep saw it."""
+    return [
+        {
+            "registry": registry,
+            "repository": repository,
+            "tag": tag,
+            "digest": entry.digest,
+            "observed_at": observed_at,
+        }
+        for entry in listed
+        for tag in dict.fromkeys(entry.tags)
+    ]
+
+
+# -- the describing engine ---------------------------------------------------------
+
+
+def describe_repository(
+    registry: str,
+    repository: str,
+    listed: Sequence[Listed],
+    store: ContentStore,
+    *,
+    known: Sequence[dict[str, Any]] = (),
+    known_provenance: Sequence[dict[str, Any]] = (),
+    observed_at: datetime | None = None,
+) -> Extracted:
+    """A repository's listing -> images, image_tags and provenance rows.
+
+    Digests are immutable: a digest found in ``known`` (the stored rows) is
+    re-emitted as stored, with its children, and none of its bytes is read again.
+    """
+    describer = _Describer(registry, repository, store, known, known_provenance)
+    describer.listing = {entry.digest: entry for entry in listed}
+    for entry in listed:
+        describer.listed(entry)
+    result = Extracted(problems=describer.problems)
+    images = describer.image_rows()
+    result.add("images", images)
+    result.add("provenance", describer.provenance_rows(images))
+    when = observed_at or datetime.now(UTC)
+    result.add("image_tags", tag_rows(registry, repository, listed, when))
+    logger.info(
+        "%s/%s: %s manifests (%s read, %s already stored), %s tags",
+        registry,
+        repository,
+        len({r["digest"] for r in images}),
+        describer.read,
+        len(describer.reused),
+        len(result.tables["image_tags"]),
+    )
+    return result
+
+
+class _Describer:
+    """State of one repository's description: rows so far and what was read."""
+
+    def __init__(
+        self,
+        registry: str,
+        repository: str,
+        store: ContentStore,
+        known: Sequence[dict[str, Any]],
+        known_provenance: Sequence[dict[str, Any]],
+    ) -> None:
+        self.registry = registry
+        self.repository = repository
+        self.store = store
+        self.known: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.known_children: dict[str, list[str]] = defaultdict(list)
+        for row in known:
+            clean = _clean_known(row)
+            self.known[clean["digest"]].append(clean)
+            if clean.get("parent_digest"):
+                self.known_children[clean["parent_digest"]].append(clean["digest"])
+        self.known_provenance = list(known_provenance)
+        self.listing: dict[str, Listed] = {}
+        self.rows: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self.statements: Rows = []
+        self.problems: list[str] = []
+        self.reused: set[str] = set()
+        self.read = 0
+        self._manifests: dict[str, Manifest | None] = {}
+
+    # Entry points, in the order data flows.
+
+    def listed(self, entry: Listed) -> None:
+        if entry.digest in self.known:
+            self._reuse(entry.digest)
+            return
+        manifest = self._manifest(entry.digest)
+        if manifest is None:
+            self._from_listing(entry)
+            return
+        kind = self._describe(manifest, listing=entry)
+        if kind in ("index", "image"):
+            self._referrers(entry.digest)
+
+    def image_rows(self) -> Rows:
+        """Rows without stale parents or duplicate parentless twins."""
+        digests = {d for d, _ in self.rows}
+        kept = [
+            row
+            for (_, parent), row in self.rows.items()
+            if parent is None or parent in digests or row["kind"] == "artifact"
+        ]
+        with_parent = {r["digest"] for r in kept if r["parent_digest"]}
+        rows = [r for r in kept if r["parent_digest"] or r["digest"] not in with_parent]
+        present = {r["digest"] for r in rows}
+        for (digest, parent), row in self.rows.items():
+            if digest not in present and parent is not None:
+                rows.append({**row, "parent_digest": None})
+                present.add(digest)
+        return rows
+
+    def provenance_rows(self, images: Rows) -> Rows:
+        rows: Rows = []
+        for image in images:
+            if image.get("labels"):
+                rows.extend(
+                    label_provenance(
+                        image["digest"], self.registry, self.repository, image["labels"]
+                    )
+                )
+        rows.extend(self.statements)
+        for row in self.known_provenance:
+            found = ANY_DIGEST.search(str(row.get("evidence") or ""))
+            if row.get("kind") == "slsa" and found and found.group(0) in self.reused:
+                rows.append({k: row.get(k) for k in PROVENANCE_COLUMNS})
+        unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:
+            key = (row["subject_digest"], row["kind"], row["evidence"])
+            unique.setdefault(key, row)
+        return list(unique.values())
+
+    # Describing.
+
+    def _describe(
+        self,
+        manifest: Manifest,
+        *,
+        parent: str | None = None,
+        descriptor: dict[str, Any] | None = None,
+        listing: Listed | None = None,
+        fallback: dict[str, dict[str, Any]] | None = None,
+    ) -> str:
+        desc = descriptor or {}
+        listing = listing or self.listing.get(manifest.digest)
+        kind = classify(manifest, desc, listing)
+        annotations = {
+            **(desc.get("annotations") or {}),
+            **(manifest.body.get("annotations") or {}),
+        }
+        # An index has no platform; a tool's per-platform view of it is a child's.
+        own = (
+            listing
+            if listing and not (listing.per_platform and kind == "index")
+            else None
+        )
+        platform = None
+        if kind != "index":
+            platform = platform_text(desc.get("platform")) or (
+                own.platform if own else None
+            )
+        row = self._row(
+            manifest.digest,
+            kind,
+            media_type=manifest.media_type,
+            platform=platform,
+            parent=parent or self._subject(kind, manifest, listing),
+            size=(own.size_bytes if own else None) or manifest_size(manifest),
+            pushed_at=listing.pushed_at if listing else None,
+            config_digest=None if kind == "index" else manifest.config_digest,
+            annotations=annotations or None,
+        )
+        if kind == "index":
+            self._children(manifest, listing)
+        elif kind == "image":
+            self._labels(row, manifest, listing, fallback)
+        else:
+            self._statements(manifest, desc)
+        self._emit(row)
+        return kind
+
+    def _children(self, index: Manifest, listing: Listed | None) -> None:
+        fallback = self._index_fallback(index, listing)
+        referrers_of = subject_from_tags(listing.tags) if listing else None
+        for desc in index.body.get("manifests") or []:
+            if not isinstance(desc, dict):
+                continue
+            if referrers_of:
+                self._referrer(desc, referrers_of)
+            else:
+                self._child(desc, index.digest, fallback)
+
+    def _child(
+        self,
+        desc: dict[str, Any],
+        parent: str,
+        fallback: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        digest = normalize_digest(desc.get("digest"))
+        if not digest:
+            return
+        if digest in self.known:
+            self._reuse(digest, parent)
+            return
+        manifest = self._manifest(digest)
+        if manifest is not None:
+            self._describe(manifest, parent=parent, descriptor=desc, fallback=fallback)
+        else:
+            listing = self.listing.get(digest)
+            self._without_manifest(digest, desc, parent, listing, fallback)
+
+    def _labels(
+        self,
+        row: dict[str, Any],
+        manifest: Manifest,
+        listing: Listed | None,
+        fallback: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        config = self._config(manifest.digest, manifest.config_digest)
+        if config is None and fallback and row["platform"] in fallback:
+            config = fallback[row["platform"]]
+        if config is not None:
+            row["labels"] = labels_of(config)
+            row["platform"] = row["platform"] or platform_text(config)
+        elif listing and listing.labels:
+            row["labels"] = listing.labels
+
+    def _index_fallback(
+        self, index: Manifest, listing: Listed | None
+    ) -> dict[str, dict[str, Any]]:
+        """The one platform's config that tools show for a multi-arch tag.
+
+        ``skopeo inspect`` of an index prints the labels of the platform it
+        would pull, and ``skopeo inspect --config`` its config: both describe
+        that child, never the index.
+        """
+        fallback: dict[str, dict[str, Any]] = {}
+        config = self._config(index.digest, None)
+        if config is not None and platform_text(config):
+            fallback[platform_text(config) or ""] = config
+        if listing and listing.labels and listing.platform:
+            fallback.setdefault(
+                listing.platform, {"config": {"Labels": listing.labels}}
+            )
+        return fallback
+
+    def _statements(self, manifest: Manifest, desc: dict[str, Any]) -> None:
+        """Provenance from an attestation manifest's or a referrer's layers."""
+        subject = normalize_digest(
+            (desc.get("annotations") or {}).get(REFERENCE_DIGEST)
+        ) or normalize_digest(_dict(manifest.body.get("subject")).get("digest"))
+        layers = [x for x in manifest.body.get("layers") or [] if _may_be_slsa(x)]
+        for layer in layers[:MAX_STATEMENT_LAYERS]:
+            digest = normalize_digest(layer.get("digest"))
+            data = self._blob(digest) if digest else None
+            for statement in read_statements(data or b""):
+                self.statements.extend(
+                    statement_provenance(
+                        statement,
+                        self.registry,
+                        self.repository,
+                        f"attestation {manifest.digest}",
+                        subject,
+                    )
+                )
+
+    def _referrers(self, digest: str) -> None:
+        for desc in (
+            self._call(lambda: self.store.referrers(self.repository, digest)) or []
+        ):
+            if isinstance(desc, dict):
+                self._referrer(desc, digest)
+
+    def _referrer(self, desc: dict[str, Any], subject: str) -> None:
+        digest = normalize_digest(desc.get("digest"))
+        if not digest:
+            return
+        if digest in self.known:
+            self._reuse(digest, subject)
+            return
+        manifest = self._manifest(digest) if _may_be_slsa(desc) else None
+        row = self._row(
+            digest,
+            "artifact",
+            media_type=desc.get("mediaType"),
+            parent=subject,
+            size=desc.get("size") if isinstance(desc.get("size"), int) else None,
+            annotations={
+                **(
+                    {"artifactType": desc["artifactType"]}
+                    if desc.get("artifactType")
+                    else {}
+                ),
+                **(desc.get("annotations") or {}),
+            }
+            or None,
+        )
+        if manifest is not None:
+            row["config_digest"] = manifest.config_digest
+            self._statements(manifest, {})
+        self._emit(row)
+
+    def _from_listing(self, entry: Listed) -> None:
+        """A manifest known only from the listing (its bytes are not available)."""
+        self._without_manifest(entry.digest, {}, None, entry, None)
+        for desc in entry.children:
+            self._child(desc, entry.digest)
+
+    def _without_manifest(
+        self,
+        digest: str,
+        desc: dict[str, Any],
+        parent: str | None,
+        listing: Listed | None,
+        fallback: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        """A row from what the index descriptor and the listing say of a digest."""
+        kind = classify(None, desc, listing)
+        platform = platform_text(desc.get("platform")) or (
+            listing.platform if listing else None
+        )
+        size = desc.get("size") if isinstance(desc.get("size"), int) else None
+        row = self._row(
+            digest,
+            kind,
+            media_type=desc.get("mediaType")
+            or (listing.media_type if listing else None),
+            platform=None if kind == "index" else platform,
+            parent=parent or self._subject(kind, None, listing),
+            size=(listing.size_bytes if listing else None) or size,
+            pushed_at=listing.pushed_at if listing else None,
+            annotations=desc.get("annotations") or None,
+        )
+        if kind == "image":
+            config = self._config(digest, None)
+            if config is None and fallback and platform in fallback:
+                config = fallback[platform]
+            if config is not None:
+                row["labels"] = labels_of(config)
+                row["platform"] = row["platform"] or platform_text(config)
+            elif listing and listing.labels:
+                row["labels"] = listing.labels
+        self._emit(row)
+
+    def _reuse(self, digest: str, parent: str | None = None) -> None:
+        if digest in self.reused:
+            if parent is not None:
+                self._reparent(digest, parent)
+            return
+        self.reused.add(digest)
+        for row in self.known[digest]:
+            self._emit(dict(row))
+        if parent is not None:
+            self._reparent(digest, parent)
+        for child in self.known_children.get(digest, []):
+            self._reuse(child)
+
+    def _reparent(self, digest: str, parent: str) -> None:
+        if (digest, parent) not in self.rows and self.known.get(digest):
+            self._emit({**self.known[digest][0], "parent_digest": parent})
+
+    # Rows and reads.
+
+    def _subject(
+        self, kind: str, manifest: Manifest | None, listing: Listed | None
+    ) -> str | None:
+        if kind != "artifact":
+            return None
+        body = manifest.body if manifest else {}
+        return (
+            normalize_digest(_dict(body.get("subject")).get("digest"))
+            or (listing.subject if listing else None)
+            or (subject_from_tags(listing.tags) if listing else None)
+        )
+
+    def _row(self, digest: str, kind: str, **facts: Any) -> dict[str, Any]:
+        return {
+            "registry": self.registry,
+            "repository": self.repository,
+            "digest": digest,
+            "kind": kind,
+            "media_type": facts.get("media_type"),
+            "platform": facts.get("platform"),
+            "parent_digest": facts.get("parent"),
+            "size_bytes": facts.get("size"),
+            "pushed_at": facts.get("pushed_at"),
+            "config_digest": facts.get("config_digest"),
+            "labels": None,
+            "annotations": facts.get("annotations"),
+        }
+
+    def _emit(self, row: dict[str, Any]) -> None:
+        self.rows[(row["digest"], row.get("parent_digest"))] = row
+
+    def _manifest(self, digest: str) -> Manifest | None:
+        if digest not in self._manifests:
+            self._manifests[digest] = self._call(
+                lambda: self.store.manifest(self.repository, digest)
+            )
+            self.read += self._manifests[digest] is not None
+        return self._manifests[digest]
+
+    def _config(self, manifest_digest: str, config_digest: str | None) -> Any:
+        return self._call(
+            lambda: self.store.config(self.repository, manifest_digest, config_digest)
+        )
+
+    def _blob(self, digest: str) -> bytes | None:
+        return self._call(lambda: self.store.blob(self.repository, digest))
+
+    def _call(self, read: Callable[[], Any]) -> Any:
+        """A store read; unreadable content becomes one problem line."""
+        try:
+            return read()
+        except InputError as exc:
+            self.problems.append(f"{self.registry}/{self.repository}: {exc}")
+            return None
+
+
+PROVENANCE_COLUMNS = (
+    "subject_digest",
+    "registry",
+    "repository",
+    "source_repo",
+    "commit_sha",
+    "builder_id",
+    "run_id",
+    "run_attempt",
+    "workflow_path",
+    "dockerfile",
+    "kind",
+    "evidence",
+)
+
+
+def _clean_known(row: dict[str, Any]) -> dict[str, Any]:
+    clean = {k: row.get(k) for k in IMAGE_COLUMNS}
+    for key in ("labels", "annotations"):
+        value = clean[key]
+        if isinstance(value, str):
+            clean[key] = json.loads(value)
+    return clean
+
+
+def _may_be_slsa(descriptor: dict[str, Any]) -> bool:
+    """Whether a layer or referrer may hold SLSA provenance (worth reading)."""
+    if not isinstance(descriptor, dict):
+        return False
+    predicate = (descriptor.get("annotations") or {}).get(PREDICATE_TYPE)
+    if predicate and not str(predicate).startswith(SLSA_PREFIX):
+        return False
+    kinds = (str(descriptor.get("mediaType")), str(descriptor.get("artifactType")))
+    return any(k in (IN_TOTO, DSSE) or k.startswith(SIGSTORE_BUNDLE) for k in kinds)
+
+
+# -- export mode -------------------------------------------------------------------
+
+
+class ExportStore:
+    """Manifests and configs saved by ``skopeo inspect --raw`` beside the listings.
+
+    ``manifests/HEX.json`` holds the manifest of ``sha256:HEX`` and
+    ``configs/HEX.json`` the config of the image that manifest names (keyed by
+    the manifest digest, not the config digest). Layer blobs are not exported,
+    so attestation statements are not read in export mode.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def manifest(self, repository: str, digest: str) -> Manifest | None:
+        path = self.root / "manifests" / f"{digest.removeprefix('sha256:')}.json"
+        if not path.is_file():
+            return None
+        try:
+            return parse_manifest(path.read_bytes(), digest)
+        except InputError as exc:
+            raise InputError(
+                f"{path}: not a manifest ({exc}); re-export it with "
+                "`skopeo inspect --raw REF@DIGEST`"
+            ) from exc
+
+    def config(
+        self, repository: str, manifest_digest: str, config_digest: str | None
+    ) -> dict[str, Any] | None:
+        name = manifest_digest.removeprefix("sha256:")
+        path = self.root / "configs" / f"{name}.json"
+        if not path.is_file():
+            return None
+        data = load_json(path, "`skopeo inspect --config --raw REF@DIGEST`")
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: not an image config object; re-export it")
+        return data
+
+    def blob(self, repository: str, digest: str) -> bytes | None:
+        return None
+
+    def referrers(self, repository: str, digest: str) -> list[dict[str, Any]] | None:
+        return None
+
+
+def load_json(path: Path, how: str, preamble: bool = False) -> Any:
+    """A JSON export file; a garbled one is an InputError naming it and the fix."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot be read ({exc}); re-export it with {how}"
+        ) from exc
+    if preamble:
+        # gcloud prints "Listing items under ..." before the JSON on the same stream.
+        start = min((i for i in (text.find("["), text.find("{")) if i >= 0), default=0)
+        text = text[start:]
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{path}: not valid JSON ({exc}); re-export it with {how}"
+        ) from exc
+
+
+def flatten_pages(data: Any) -> list[Any]:
+    """An array of items, or an array of such arrays (one per page)."""
+    if isinstance(data, dict):
+        return [data]
+    if not isinstance(data, list):
+        return []
+    if data and all(isinstance(page, list) for page in data):
+        return [item for page in data for item in page]
+    return data
+
+
+def export_files(base: Path, depth: int) -> Iterator[tuple[Path, list[str], str]]:
+    """``(file, leading folder names, repository)`` for each JSON file under base.
+
+    The first ``depth`` folders name the registry (and account, region ...); the
+    rest of the path, without ``.json``, is the repository, which may span folders.
+    """
+    if not base.is_dir():
+        return
+    for path in sorted(base.rglob("*.json")):
+        parts = path.relative_to(base).with_suffix("").parts
+        if len(parts) <= depth:
+            logger.warning("%s: not at %s folder(s) deep; skipped", path, depth + 1)
+            continue
+        yield path, list(parts[:depth]), "/".join(parts[depth:])
+
+
+def export_scope_name(root: Path, path: Path) -> str:
+    return "export:" + path.relative_to(root).with_suffix("").as_posix()
+
+
+def skopeo_listing(entries: list[dict[str, Any]], where: Path) -> list[Listed]:
+    """``skopeo inspect`` outputs -> listing entries with their tags.
+
+    skopeo's RepoTags lists every tag of the repository, not the inspected one's.
+    The tag an entry describes is its ``Tag`` when skopeo printed one; else, when
+    the file holds one entry per RepoTags item in that order (what
+    ``for t in $(skopeo list-tags ...)`` writes), the tag at the entry's position;
+    else RepoTags only when no two digests claim the same tag.
+    """
+    listed = []
+    for entry in entries:
+        digest = normalize_digest(entry.get("Digest"))
+        if not digest:
+            raise InputError(f"{where}: an entry has no valid Digest; re-export it")
+        layers = entry.get("LayersData") or []
+        sizes = [x.get("Size") for x in layers if isinstance(x, dict)]
+        listed.append(
+            Listed(
+                digest=digest,
+                platform=platform_text(entry),
+                labels={str(k): str(v) for k, v in (entry.get("Labels") or {}).items()}
+                or None,
+                size_bytes=sum(s for s in sizes if isinstance(s, int)) or None,
+                per_platform=True,
+            )
+        )
+    for item, tags in zip(listed, _skopeo_tags(entries, where), strict=True):
+        item.tags = tags
+    return listed
+
+
+def _skopeo_tags(entries: list[dict[str, Any]], where: Path) -> list[list[str]]:
+    repo_tags = [list(e.get("RepoTags") or []) for e in entries]
+    if all(e.get("Tag") for e in entries):
+        return [[str(e["Tag"])] for e in entries]
+    if len(entries) > 1 and all(t == repo_tags[0] for t in repo_tags):
+        if len(repo_tags[0]) == len(entries):
+            return [[t] for t in repo_tags[0]]
+        logger.warning(
+            "%s: every entry lists the same %s RepoTags for %s entries; "
+            "tags not recorded (write one entry per tag, in RepoTags order)",
+            where,
+            len(repo_tags[0]),
+            len(entries),
+        )
+        return [[] for _ in entries]
+    claims: dict[str, set[str]] = defaultdict(set)
+    for entry, tags in zip(entries, repo_tags, strict=True):
+        for tag in tags:
+            claims[tag].add(str(entry.get("Digest")))
+    return [[t for t in tags if len(claims[t]) == 1] for tags in repo_tags]
+
+
+def export_scopes(root: Path) -> list[Scope]:
+    """One scope per ``oci/HOST/REPOSITORY.json`` of an export folder."""
+    scopes = []
+    for path, (host,), repository in export_files(root / "oci", 1):
+        ref = parse_ref(f"{host}/{repository}")
+        scopes.append(
+            Scope(
+                SOURCE,
+                export_scope_name(root, path),
+                _export_extractor(root, path, ref.registry, ref.repository),
+            )
+        )
+    return scopes
+
+
+def _export_extractor(
+    root: Path, path: Path, registry: str, repository: str
+) -> Callable[[SweepContext], Extracted]:
+    def extract(ctx: SweepContext) -> Extracted:
+        how = "`skopeo inspect docker://HOST/REPOSITORY:TAG` per tag, as a JSON array"
+        entries = flatten_pages(load_json(path, how))
+        if not all(isinstance(e, dict) for e in entries):
+            raise InputError(f"{path}: not an array of skopeo inspect outputs; {how}")
+        listed = skopeo_listing(entries, path)
+        return describe_repository(registry, repository, listed, ExportStore(root))
+
+    return extract
