@@ -94,6 +94,23 @@ def live_scopes(settings: Settings) -> list[Scope]:
     return scopes
 
 
+def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Does each file-based ``[[scanner]]`` path glob match report files?"""
+    checks = []
+    for scanner in settings.scanners:
+        if scanner.type not in FILE_SCANNERS:
+            continue
+        name = f"scanner {scanner.type} {scanner.path}"
+        count = len(glob.glob(scanner.path, recursive=True)) if scanner.path else 0
+        if count:
+            checks.append((name, True, f"matches {count} report file(s)"))
+        else:
+            checks.append(
+                (name, False, "no file matches; fix [[scanner]] path or write reports")
+            )
+    return checks
+
+
 def _raise(error: Exception, ctx: SweepContext) -> Extracted:
     raise error
 

@@ -481,3 +481,22 @@ def test_findings_load_into_the_warehouse(fresh_db: Warehouse, tmp_path: Path) -
             "7.79.0-r0",
         )
     }
+
+
+def test_doctor_counts_the_files_each_glob_matches(tmp_path: Path) -> None:
+    root = export_with_scans(tmp_path, {"a/web.json": DATA / "trivy-digest-ref.json"})
+    found = str(root / "scans" / "**" / "*.json")
+    missing = str(tmp_path / "nowhere" / "*.json")
+    settings = settings_with(
+        ScannerSettings("trivy", found),
+        ScannerSettings("grype", missing),
+        ScannerSettings("ecr"),
+    )
+    assert scanners.doctor_checks(settings) == [
+        (f"scanner trivy {found}", True, "matches 1 report file(s)"),
+        (
+            f"scanner grype {missing}",
+            False,
+            "no file matches; fix [[scanner]] path or write reports",
+        ),
+    ]
