@@ -351,6 +351,9 @@ def _lb_address(service: Obj) -> str:
 
 
 def _ingress_exposure(ingress: Obj) -> _Candidate:
+    # Only the AWS controller's scheme annotation marks an Ingress internal; an
+    # internal class of another controller still counts as exposed, erring on the
+    # side a security team would rather see.
     where = f"Ingress {_namespace(ingress)}/{_name(ingress)}"
     if str(_annotations(ingress).get(ALB_SCHEME, "")).lower() == "internal":
         return _Candidate("none", f"{where} is an internal load balancer")
@@ -381,6 +384,9 @@ def _route_gateways(route: Obj) -> set[tuple[str, str]]:
 def _gateway_exposure(
     route: Obj, gateway_key: tuple[str, str], gateways: dict[tuple[str, str], Obj]
 ) -> _Candidate:
+    # Every route attached to a Gateway counts as exposed: the GatewayClass (which
+    # could say internal), route acceptance and ReferenceGrants are not read, so
+    # this errs toward too much exposure rather than too little.
     gateway = gateways.get(gateway_key)
     addresses = ((gateway or {}).get("status") or {}).get("addresses") or []
     address = ", ".join(a["value"] for a in addresses if a.get("value"))
