@@ -111,6 +111,7 @@ def sweep_scope(wh: Warehouse, scope: Scope, result: RunResult) -> None:
         watermark=sweep.watermark_before,
         known_digests=lambda reg, repo: wh.known_digests(reg, repo),
         known_images=lambda reg, repo: wh.known_images(reg, repo),
+        known_provenance=lambda reg, repo: wh.known_provenance(reg, repo),
     )
     try:
         extracted = scope.extract(ctx)

@@ -206,6 +206,14 @@ class Warehouse:
                     row[key] = json.loads(row[key])
         return rows
 
+    def known_provenance(self, registry: str, repository: str) -> list[dict[str, Any]]:
+        """The stored provenance rows of a repository, without the sweep stamps."""
+        return self.records(
+            "SELECT * EXCLUDE (source, scope, sweep_id) FROM provenance "
+            "WHERE registry = ? AND repository = ?",
+            [registry, repository],
+        )
+
     # -- queries --------------------------------------------------------------
 
     def run_script(self, path: Path) -> None:

@@ -39,6 +39,9 @@ class SweepContext:
     watermark: str | None = None
     known_digests: Callable[[str, str], set[str]] = lambda registry, repo: set()
     known_images: Callable[[str, str], Rows] = lambda registry, repo: []
+    # Stored provenance of a repository: attestation statements are read once,
+    # with their digest, and re-emitted from here on later sweeps.
+    known_provenance: Callable[[str, str], Rows] = lambda registry, repo: []
 
 
 @dataclass

@@ -27,6 +27,7 @@ from etl.sources.oci import (
     export_files,
     export_scope_name,
     flatten_pages,
+    known_provenance,
     load_json,
 )
 
@@ -94,7 +95,7 @@ def describe_groups(
             listed,
             store,
             known=ctx.known_images(registry, repository) if ctx else (),
-            known_provenance=_known_provenance(ctx, registry, repository),
+            known_provenance=known_provenance(ctx, registry, repository) if ctx else (),
         )
         for table, rows in part.tables.items():
             merged.add(table, rows)
@@ -102,13 +103,6 @@ def describe_groups(
     for table in ("images", "image_tags", "provenance"):
         merged.tables.setdefault(table, [])
     return merged
-
-
-def _known_provenance(
-    ctx: SweepContext | None, registry: str, repository: str
-) -> list[dict[str, Any]]:
-    known = getattr(ctx, "known_provenance", None)
-    return list(known(registry, repository)) if known else []
 
 
 def export_scopes(root: Path) -> list[Scope]:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
+import hashlib
 import json
 import logging
 import re
@@ -30,10 +32,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
-from etl.errors import InputError
+import requests
+from requests.adapters import HTTPAdapter
+
+from etl.config import RegistrySettings, Settings, secret
+from etl.errors import ImagetrailError, InputError, SourceError
 from etl.normalize import mask_secrets, normalize_digest, parse_ref
 from etl.sources import Extracted, Rows, Scope, SweepContext
+from etl.sources.http import plain_retry
 
 logger = logging.getLogger(__name__)
 
@@ -1159,3 +1167,486 @@ def _export_extractor(
         return describe_repository(registry, repository, listed, ExportStore(root))
 
     return extract
+
+
+# -- live mode: the OCI Distribution API ------------------------------------------
+
+
+class RegistryClient:
+    """The ``/v2`` API of one registry, with basic auth and the Bearer token flow.
+
+    Credentials are sent only where the registry asks for them: as Basic when it
+    challenges with Basic (ECR), or to its token realm when it challenges with
+    Bearer (Docker Hub, GHCR, ACR, Artifact Registry, Harbor, Quay). Tokens are
+    kept per scope and fetched again when the registry refuses an expired one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        page_size: int = 1000,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base = url.rstrip("/")
+        self.host = urlsplit(self.base).netloc.lower()
+        self.credentials = (username, password) if username and password else None
+        self.session = session or registry_session()
+        self.page_size = page_size
+        self.referrers_supported: bool | None = None
+        self._tokens: dict[str, str] = {}
+        self._basic = False
+
+    def ping(self) -> None:
+        """GET /v2/: the registry answers and accepts the credentials."""
+        self._request("GET", "/v2/", "", "/v2/")
+
+    def catalog(self) -> list[str]:
+        """GET /v2/_catalog, every page (Link: rel="next")."""
+        return self._pages("/v2/_catalog", "registry:catalog:*", "repositories", "")
+
+    def tags(self, repository: str) -> list[str]:
+        """GET /v2/<name>/tags/list, every page (Link: rel="next")."""
+        path = f"/v2/{repository}/tags/list"
+        return self._pages(path, _pull(repository), "tags", repository)
+
+    def resolve(self, repository: str, tag: str) -> str | None:
+        """HEAD /v2/<name>/manifests/<tag>: the digest a tag points at now."""
+        response = self._request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{tag}",
+            _pull(repository),
+            repository,
+            accept=MANIFEST_ACCEPT,
+            ok=(200, 404),
+        )
+        if response.status_code == 404:
+            return None
+        digest = normalize_digest(response.headers.get("Docker-Content-Digest"))
+        if digest:
+            return digest
+        # Some registries leave the header off a HEAD; the body's hash is the digest.
+        manifest = self.manifest(repository, tag)
+        return manifest.digest if manifest else None
+
+    def exists(self, repository: str, digest: str) -> bool:
+        """HEAD /v2/<name>/manifests/<digest>: the registry still serves it."""
+        response = self._request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{digest}",
+            _pull(repository),
+            repository,
+            accept=MANIFEST_ACCEPT,
+            ok=(200, 404),
+        )
+        return response.status_code == 200
+
+    def manifest(self, repository: str, reference: str) -> Manifest | None:
+        """GET /v2/<name>/manifests/<reference>, accepting every manifest type."""
+        response = self._request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            _pull(repository),
+            repository,
+            accept=MANIFEST_ACCEPT,
+            ok=(200, 404),
+            stream=True,
+        )
+        if response.status_code == 404:
+            return None
+        data = _read(response, MAX_MANIFEST_BYTES, f"manifest {reference}")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if normalize_digest(reference) and digest != reference:
+            raise InputError(f"manifest {reference} arrived with digest {digest}")
+        return parse_manifest(data, digest, response.headers.get("Content-Type"))
+
+    def blob(self, repository: str, digest: str) -> bytes | None:
+        """GET /v2/<name>/blobs/<digest>; redirects to storage are followed."""
+        response = self._request(
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            _pull(repository),
+            repository,
+            ok=(200, 404),
+            stream=True,
+        )
+        if response.status_code == 404:
+            return None
+        data = _read(response, MAX_BLOB_BYTES, f"blob {digest}")
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise InputError(f"blob {digest} arrived with other content")
+        return data
+
+    def referrers(self, repository: str, digest: str) -> list[dict[str, Any]] | None:
+        """GET /v2/<name>/referrers/<digest>; None when the registry lacks the API.
+
+        Registries without it (404) keep referrers under the ``sha256-<hex>`` tag
+        schema instead, which the tag listing already brings in.
+        """
+        if self.referrers_supported is False:
+            return None
+        path = f"/v2/{repository}/referrers/{digest}"
+        try:
+            found = self._pages(path, _pull(repository), "manifests", repository)
+        except _NotFound:
+            self.referrers_supported = False
+            logger.debug("%s has no referrers API; using the tag schema", self.host)
+            return None
+        self.referrers_supported = True
+        return [d for d in found if isinstance(d, dict)]
+
+    # Requests, paging and auth.
+
+    def _pages(self, path: str, scope: str, key: str, repository: str) -> list[Any]:
+        items: list[Any] = []
+        url: str | None = f"{path}?n={self.page_size}"
+        while url:
+            response = self._request("GET", url, scope, repository, not_found=True)
+            try:
+                page = response.json()
+            except ValueError as exc:
+                raise self._fail(
+                    repository, f"{path} answered with invalid JSON"
+                ) from exc
+            if not isinstance(page, dict):
+                raise self._fail(
+                    repository, f"{path} answered with an unexpected shape"
+                )
+            items.extend(page.get(key) or [])
+            logger.debug("%s%s: %s items so far", self.host, path, len(items))
+            following = response.links.get("next", {}).get("url")
+            url = urljoin(self.base + path, following) if following else None
+        return items
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        scope: str,
+        repository: str,
+        *,
+        accept: str | None = None,
+        ok: tuple[int, ...] = (200,),
+        stream: bool = False,
+        not_found: bool = False,
+    ) -> requests.Response:
+        url = path if "://" in path else self.base + path
+        headers = {"Accept": accept} if accept else {}
+        response = self._send(method, url, scope, headers, stream)
+        if response.status_code == 401:
+            self._authenticate(response, scope, repository)
+            response = self._send(method, url, scope, headers, stream)
+        if response.status_code in ok:
+            return response
+        if response.status_code == 404 and not_found:
+            raise _NotFound(str(self._fail(repository, _not_found_hint(path))))
+        raise self._fail(
+            repository, _status_text(response, self.credentials is not None)
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        headers: dict[str, str],
+        stream: bool,
+    ) -> requests.Response:
+        auth: Any = None
+        if scope in self._tokens:
+            auth = _Bearer(self._tokens[scope])
+        elif self._basic:
+            auth = self.credentials
+        try:
+            return self.session.request(
+                method,
+                url,
+                headers=headers,
+                auth=auth,
+                stream=stream,
+                timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            raise SourceError(
+                f"{self.host}: cannot reach {self.base} ({reason})"
+            ) from exc
+
+    def _authenticate(
+        self, response: requests.Response, scope: str, repository: str
+    ) -> None:
+        scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
+        if scheme == "basic":
+            if not self.credentials or self._basic:
+                raise self._fail(repository, _status_text(response, self._basic))
+            self._basic = True
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise self._fail(repository, _status_text(response, False))
+        query = {
+            "service": params.get("service", ""),
+            "scope": params.get("scope") or scope,
+        }
+        try:
+            answer = self.session.get(
+                params["realm"],
+                params={k: v for k, v in query.items() if v},
+                auth=self.credentials,
+                timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            raise self._fail(repository, f"token server unreachable ({exc})") from exc
+        if answer.status_code != 200:
+            raise self._fail(
+                repository,
+                f"token server refused ({answer.status_code}); check the credentials "
+                "in username_env/password_env",
+            )
+        try:
+            token = answer.json().get("token") or answer.json().get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not token:
+            raise self._fail(repository, "token server answered without a token")
+        self._tokens[scope] = token
+
+    def _fail(self, repository: str, what: str) -> SourceError:
+        where = f"{self.host}/{repository}" if repository else self.host
+        return SourceError(f"{where}: {what}")
+
+
+class _NotFound(SourceError):
+    """A 404 for a listing: an unknown repository, or an API the registry lacks."""
+
+
+class _Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+TIMEOUT_SECONDS = 30
+
+
+def registry_session() -> requests.Session:
+    """A session with the project's retry policy (etl.sources.http)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=plain_retry())
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _pull(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="...",service="...",scope="..."`` -> ("bearer", {...})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    return scheme.lower(), params
+
+
+def _status_text(response: requests.Response, had_credentials: bool) -> str:
+    code = response.status_code
+    detail = _error_detail(response)
+    if code in (401, 403):
+        fix = (
+            "check the credentials in username_env/password_env and their pull access"
+            if had_credentials
+            else "set username_env and password_env to a user with pull access"
+        )
+        return f"registry refused access ({code}{detail}); {fix}"
+    return f"registry answered {code}{detail}"
+
+
+def _not_found_hint(path: str) -> str:
+    if "/tags/list" in path:
+        return "repository not found (404); fix its name in repositories"
+    if "/_catalog" in path:
+        return "registry has no catalog API (404); list repositories in the config"
+    return f"{path.split('?')[0]} not found (404)"
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The first error code of a distribution-spec error body, if any."""
+    try:
+        errors = response.json().get("errors") or []
+        code = errors[0].get("code")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
+    return f" {code}" if code else ""
+
+
+def _read(response: requests.Response, limit: int, what: str) -> bytes:
+    data = bytearray()
+    for chunk in response.iter_content(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            response.close()
+            raise InputError(f"{what} is larger than {limit} bytes; skipped")
+    return bytes(data)
+
+
+class RegistryStore:
+    """ContentStore over a registry's /v2 API."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+
+    def manifest(self, repository: str, digest: str) -> Manifest | None:
+        return self.client.manifest(repository, digest)
+
+    def config(
+        self, repository: str, manifest_digest: str, config_digest: str | None
+    ) -> dict[str, Any] | None:
+        if not config_digest:
+            return None
+        data = self.client.blob(repository, config_digest)
+        if data is None:
+            return None
+        try:
+            config = json.loads(data)
+        except ValueError as exc:
+            raise InputError(f"config {config_digest} is not valid JSON") from exc
+        return config if isinstance(config, dict) else None
+
+    def blob(self, repository: str, digest: str) -> bytes | None:
+        return self.client.blob(repository, digest)
+
+    def referrers(self, repository: str, digest: str) -> list[dict[str, Any]] | None:
+        return self.client.referrers(repository, digest)
+
+
+def select_repositories(
+    patterns: list[str], listing: Callable[[], Iterable[str]]
+) -> list[str]:
+    """The configured repositories, or the listed ones matching the globs.
+
+    Plain names are used as they are (no listing call); globs and ``!``
+    exclusions are matched against the listing; no patterns means all of it.
+    """
+    if patterns and not any(set(p) & set("*?[!") for p in patterns):
+        return list(dict.fromkeys(patterns))
+    include = [p for p in patterns if not p.startswith("!")]
+    exclude = [p[1:] for p in patterns if p.startswith("!")]
+    return [
+        name
+        for name in sorted(set(listing()))
+        if (not include or any(fnmatch.fnmatchcase(name, p) for p in include))
+        and not any(fnmatch.fnmatchcase(name, p) for p in exclude)
+    ]
+
+
+def failing(error: ImagetrailError) -> Callable[[SweepContext], Extracted]:
+    """An extract that fails as the listing before it failed."""
+
+    def extract(ctx: SweepContext) -> Extracted:
+        raise error
+
+    return extract
+
+
+def known_provenance(ctx: SweepContext, registry: str, repository: str) -> Rows:
+    """Stored provenance of a repository (attestations are read only once)."""
+    return list(ctx.known_provenance(registry, repository))
+
+
+def client_for(entry: RegistrySettings) -> RegistryClient:
+    """A client for an ``oci`` entry; the secrets come from the named env vars."""
+    return RegistryClient(
+        entry.url or "", secret(entry.username_env), secret(entry.password_env)
+    )
+
+
+def live_scopes(settings: Settings) -> list[Scope]:
+    """One scope per repository of each ``[[registry]]`` entry of type ``oci``."""
+    scopes: list[Scope] = []
+    for entry in settings.registries:
+        if entry.type == SOURCE:
+            scopes.extend(_registry_scopes(entry))
+    return scopes
+
+
+def _registry_scopes(entry: RegistrySettings) -> list[Scope]:
+    client = client_for(entry)
+    registry = parse_ref(f"{client.host}/x").registry
+    try:
+        names = select_repositories(entry.repositories, client.catalog)
+    except SourceError as exc:
+        return [Scope(SOURCE, registry, failing(exc))]
+    repositories = [parse_ref(f"{registry}/{name}").repository for name in names]
+    logger.info("oci %s: %s repositories selected", registry, len(repositories))
+    return [
+        Scope(SOURCE, f"{registry}/{repo}", _live_extractor(client, registry, repo))
+        for repo in repositories
+    ]
+
+
+def _live_extractor(
+    client: RegistryClient, registry: str, repository: str
+) -> Callable[[SweepContext], Extracted]:
+    def extract(ctx: SweepContext) -> Extracted:
+        known = ctx.known_images(registry, repository)
+        listed = live_listing(client, repository, known)
+        return describe_repository(
+            registry,
+            repository,
+            listed,
+            RegistryStore(client),
+            known=known,
+            known_provenance=known_provenance(ctx, registry, repository),
+        )
+
+    return extract
+
+
+def live_listing(client: RegistryClient, repository: str, known: Rows) -> list[Listed]:
+    """Tags and the digests they point at, plus stored digests still served.
+
+    The distribution API cannot list untagged manifests. A digest an earlier
+    sweep saw (a tag since moved, say) stays listed while the registry still
+    serves it, which one HEAD per night tells.
+    """
+    by_digest: dict[str, Listed] = {}
+    for tag in client.tags(repository):
+        digest = client.resolve(repository, tag)
+        if digest:
+            by_digest.setdefault(digest, Listed(digest)).tags.append(tag)
+    earlier = {r["digest"] for r in known if not r.get("parent_digest")}
+    for digest in sorted(earlier - set(by_digest)):
+        if client.exists(repository, digest):
+            by_digest[digest] = Listed(digest)
+    return list(by_digest.values())
+
+
+def doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    """Reach and credentials of every ``oci`` registry entry."""
+    checks = []
+    for entry in settings.registries:
+        if entry.type != SOURCE:
+            continue
+        name = f"registry oci {entry.url}"
+        missing = [
+            env
+            for env in (entry.username_env, entry.password_env)
+            if env and not secret(env)
+        ]
+        if missing:
+            checks.append(
+                (name, False, f"set {', '.join(missing)} (named in the config)")
+            )
+            continue
+        try:
+            client_for(entry).ping()
+        except SourceError as exc:
+            checks.append((name, False, str(exc)))
+            continue
+        checks.append((name, True, "reachable; credentials accepted"))
+    return checks

@@ -14,14 +14,23 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
 import json
+import socket
+import subprocess
 import tarfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -364,3 +373,207 @@ def load_scopes(wh: Any, scopes: list[Any]) -> Any:
     for scope in scopes:
         sweep_scope(wh, scope, result)
     return result
+
+
+# -- the registry process and its token server ----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RegistryServer:
+    """``docker-registry serve`` on loopback, its config in a temporary folder."""
+
+    def __init__(
+        self,
+        binary: str,
+        root: Path,
+        auth: str | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = f"127.0.0.1:{self.port}"
+        self.token_server: TokenServer | None = None
+        root.mkdir(parents=True, exist_ok=True)
+        config = [
+            "version: 0.1",
+            "log: {level: info, accesslog: {disabled: true}}",
+            "storage:",
+            f"  filesystem: {{rootdirectory: {root / 'data'}}}",
+            "  delete: {enabled: true}",
+            f"http: {{addr: 127.0.0.1:{self.port}, secret: not-a-secret}}",
+        ]
+        if auth == "htpasswd":
+            htpasswd = self._htpasswd(users or {})
+            config += ["auth:", f"  htpasswd: {{realm: test-realm, path: {htpasswd}}}"]
+        elif auth == "token":
+            self.token_server = TokenServer(root / "token", users or {})
+            config += [
+                "auth:",
+                f'  token: {{realm: "{self.token_server.url}/token", '
+                "service: test-registry, "
+                f"issuer: test-issuer, rootcertbundle: {self.token_server.cert_path}}}",
+            ]
+        (root / "config.yml").write_text("\n".join(config) + "\n")
+        self.process = subprocess.Popen(
+            [binary, "serve", str(root / "config.yml")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._ready = threading.Event()
+        self.log: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._ready.wait(timeout=10):
+            self.stop()
+            raise RuntimeError("docker-registry did not start:\n" + "\n".join(self.log))
+
+    def _htpasswd(self, users: dict[str, str]) -> Path:
+        lines = [
+            subprocess.run(
+                ["htpasswd", "-Bbn", user, password],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            for user, password in users.items()
+        ]
+        path = self.root / "htpasswd"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _drain(self) -> None:
+        # The registry logs every request; the pipe must keep flowing.
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line.rstrip())
+            if "listening on" in line:
+                self._ready.set()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        if self.token_server:
+            self.token_server.stop()
+
+
+class TokenServer:
+    """A Docker token server: RS256 JWTs the registry verifies against its cert.
+
+    Authenticated users get what they ask for; anonymous callers get pull only,
+    and nothing on the catalog.
+    """
+
+    def __init__(self, root: Path, users: dict[str, str]) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.users = users
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-issuer")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_path = root / "cert.pem"
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        # libtrust key id: base32 of the first 30 bytes of sha256(SPKI), in 4s.
+        b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
+        self.kid = ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                query = parse_qs(urlsplit(self.path).query)
+                user = server.user(self.headers.get("Authorization"))
+                server.requests.append({"user": user, "scope": query.get("scope", [])})
+                if user is False:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps(server.token(user, query)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def user(self, header: str | None) -> str | None | bool:
+        """The authenticated user, None when anonymous, False when wrong."""
+        if not header or not header.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user if self.users.get(user) == password else False
+
+    def token(self, user: Any, query: dict[str, list[str]]) -> dict[str, Any]:
+        access = []
+        for scope in query.get("scope", []):
+            kind, name, actions = scope.split(":")
+            wanted = actions.split(",")
+            granted = (
+                wanted
+                if user
+                else [a for a in wanted if a == "pull" and kind == "repository"]
+            )
+            access.append({"type": kind, "name": name, "actions": granted})
+        now = int(time.time())
+        claims = {
+            "iss": "test-issuer",
+            "sub": user or "",
+            "aud": query.get("service", [""])[0],
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        token = self._sign({"typ": "JWT", "alg": "RS256", "kid": self.kid}, claims)
+        return {"token": token, "access_token": token, "expires_in": 300}
+
+    def _sign(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def part(obj: dict[str, Any]) -> str:
+            raw = json.dumps(obj, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        signing_input = f"{part(header)}.{part(claims)}"
+        signature = self.key.sign(
+            signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+        return (
+            signing_input
+            + "."
+            + base64.urlsafe_b64encode(signature).decode().rstrip("=")
+        )
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
