@@ -155,7 +155,9 @@ def _delay_seconds(headers: Any) -> float:
 def configure_ado_client(client: Any, throttle: Throttle) -> Any:
     """Give an azure-devops SDK client our retries, timeout and throttle."""
     config = client.config
-    config.retry_policy.policy = plain_retry()
+    # msrest hands its Retry object to the session it opens when the client is
+    # built, so the policy is changed in place rather than replaced.
+    vars(config.retry_policy.policy).update(vars(plain_retry()))
     config.connection.timeout = TIMEOUT_SECONDS
     config.hooks.append(throttle.hook)
     return client
