@@ -126,20 +126,26 @@ def _owners(
 ) -> list[dict[str, Any]]:
     """Owner summaries in report order, each with its worklist and unresolved images."""
     slugs = owner_slugs(s["owner"] for s in summaries)
-    owners = []
-    for summary in summaries:
-        owner = summary["owner"]
-        owners.append(
-            {
-                **summary,
-                "name": owner or UNOWNED,
-                "slug": slugs[owner],
-                "anchor": "owner-" + slugs[owner],
-                "worklist": [r for r in worklist if r["owner"] == owner],
-                "unresolved": [r for r in unresolved if r["owner"] == owner],
-            }
-        )
-    return owners
+    items, pending = _by_owner(worklist), _by_owner(unresolved)
+    return [
+        {
+            **summary,
+            "name": summary["owner"] or UNOWNED,
+            "slug": slugs[summary["owner"]],
+            "anchor": "owner-" + slugs[summary["owner"]],
+            "worklist": items.get(summary["owner"], []),
+            "unresolved": pending.get(summary["owner"], []),
+        }
+        for summary in summaries
+    ]
+
+
+def _by_owner(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by owner, each group in the order SQL returned it."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["owner"], []).append(row)
+    return groups
 
 
 def owner_slugs(owners: Iterable[str]) -> dict[str, str]:

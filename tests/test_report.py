@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from etl import pipeline, report
+from etl.cli import cli
 from etl.config import Settings
 from etl.warehouse import Warehouse
 from tests.test_report_estate import (
@@ -312,3 +314,17 @@ def test_md_code(text: str, expected: str) -> None:
 )
 def test_md_text(text: str, expected: str) -> None:
     assert report.md_text(text) == expected
+
+
+def test_report_command_rewrites_reports_from_a_read_only_warehouse(
+    tmp_path: Path,
+) -> None:
+    """`imagetrail report` opens the warehouse read-only; report SQL only reads."""
+    build_estate(tmp_path / "estate.duckdb").close()
+    out = tmp_path / "again"
+    result = CliRunner().invoke(
+        cli, ["report", "--db", str(tmp_path / "estate.duckdb"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'owners' / 'legacy-team.md'}" in result.output
+    assert "legacy-team" in (out / "index.html").read_text()

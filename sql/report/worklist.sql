@@ -46,7 +46,10 @@ SELECT coalesce(w.owner, '') AS owner,
        w.critical + w.high AS serious,
        w.exposed, w.exposure, w.running,
        w.workloads,
-       coalesce(v.critical_high, []) AS serious_vulns,
+       -- The page lists at most 25 critical/high findings per image; the rest are
+       -- counted, so one image with hundreds of them cannot swamp the report.
+       coalesce(v.critical_high, [])[1:25] AS serious_vulns,
+       greatest(coalesce(len(v.critical_high), 0) - 25, 0) AS serious_more,
        coalesce(v.critical_high, [])[1:5] AS top_vulns
 FROM vulnerable w
 LEFT JOIN vuln_lists v USING (registry, repository, digest)
