@@ -44,9 +44,8 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
 
 
-@pytest.fixture
-def fake(httpserver: HTTPServer) -> FakeGitHub:
-    fake = FakeGitHub(httpserver)
+def estate(fake: FakeGitHub) -> FakeGitHub:
+    """A re-run, a pull-request run, owner files and an attestation."""
     fake.orgs["contoso"] = [API, "contoso/sandbox-x", "contoso/old-archived"]
     repo = fake.repo(API)
     rerun = make_run(fake, API, 101, ago(30), attempt=2, triggering_actor="bob")
@@ -72,6 +71,11 @@ def fake(httpserver: HTTPServer) -> FakeGitHub:
     repo.files[("catalog-info.yaml", D)] = "kind: Component\nspec:\n  owner: team-api\n"
     repo.attestations[A] = [attestation(f"{fake.root}/{API}", IMAGE, A, 101)]
     return fake
+
+
+@pytest.fixture
+def fake(httpserver: HTTPServer) -> FakeGitHub:
+    return estate(FakeGitHub(httpserver))
 
 
 def settings(tmp_path: Path, fake: FakeGitHub, **extra: object) -> Settings:
