@@ -263,6 +263,15 @@ def subject_from_tags(tags: Iterable[str]) -> str | None:
     return None
 
 
+def referrers_subject(tags: Iterable[str]) -> str | None:
+    """The subject of an index kept under the referrers tag (``sha256-<hex>``)."""
+    for tag in tags:
+        m = SUBJECT_TAG.match(tag)
+        if m and not m.group(2):
+            return "sha256:" + m.group(1)
+    return None
+
+
 def manifest_size(manifest: Manifest) -> int | None:
     """Bytes a pull moves for an image manifest: config plus layers."""
     if manifest.is_index:
@@ -681,6 +690,9 @@ class _Describer:
         desc = descriptor or {}
         listing = listing or self.listing.get(manifest.digest)
         kind = classify(manifest, desc, listing)
+        referrers_of = referrers_subject(listing.tags) if listing else None
+        if kind == "index" and referrers_of:
+            kind = "artifact"
         annotations = {
             **(desc.get("annotations") or {}),
             **(manifest.body.get("annotations") or {}),
@@ -701,14 +713,14 @@ class _Describer:
             kind,
             media_type=manifest.media_type,
             platform=platform,
-            parent=parent or self._subject(kind, manifest, listing),
+            parent=parent or referrers_of or self._subject(kind, manifest, listing),
             size=(own.size_bytes if own else None) or manifest_size(manifest),
             pushed_at=listing.pushed_at if listing else None,
             config_digest=None if kind == "index" else manifest.config_digest,
             annotations=annotations or None,
         )
-        if kind == "index":
-            self._children(manifest, listing)
+        if manifest.is_index:
+            self._children(manifest, listing, referrers_of)
         elif kind == "image":
             self._labels(row, manifest, listing, fallback)
         else:
@@ -716,9 +728,10 @@ class _Describer:
         self._emit(row)
         return kind
 
-    def _children(self, index: Manifest, listing: Listed | None) -> None:
+    def _children(
+        self, index: Manifest, listing: Listed | None, referrers_of: str | None
+    ) -> None:
         fallback = self._index_fallback(index, listing)
-        referrers_of = subject_from_tags(listing.tags) if listing else None
         for desc in index.body.get("manifests") or []:
             if not isinstance(desc, dict):
                 continue

@@ -25,11 +25,14 @@ import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -577,3 +580,106 @@ class TokenServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextmanager
+def recorded_requests() -> Iterator[list[tuple[str, str]]]:
+    """Every HTTP request any ``requests`` session sends, as (method, URL)."""
+    log: list[tuple[str, str]] = []
+    real = requests.Session.send
+
+    def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        log.append((request.method, request.url))
+        return real(self, request, **kwargs)
+
+    with patch.object(requests.Session, "send", send):
+        yield log
+
+
+def content_reads(log: list[tuple[str, str]]) -> list[str]:
+    """The manifest and blob bodies fetched: what a quiet night must not do."""
+    return [
+        url
+        for method, url in log
+        if method == "GET" and ("/manifests/" in url or "/blobs/" in url)
+    ]
+
+
+def cosign_signature(subject: Image) -> Image:
+    """A legacy cosign signature, pushed under the tag ``sha256-<hex>.sig``."""
+    payload = Blob(
+        _json({"critical": {"image": {"docker-manifest-digest": subject.digest}}}),
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+    )
+    config = Blob(_json({"architecture": "", "os": "", "config": {}}), OCI_CONFIG)
+    body = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [
+            payload.descriptor(
+                annotations={"dev.cosignproject.cosign/signature": "MEUC"}
+            )
+        ],
+    }
+    return Image(Blob(_json(body), OCI_MANIFEST), [config, payload])
+
+
+def referrers_index(referrers: list[Image]) -> Image:
+    """The index a client writes under ``sha256-<hex>`` where the API is missing."""
+    manifests = [
+        r.manifest.descriptor(artifactType=r.body.get("artifactType"))
+        for r in referrers
+    ]
+    body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    return Image(Blob(_json(body), OCI_INDEX), children=list(referrers))
+
+
+def github_attestation_bundle(subject: str, run_id: int, attempt: int) -> bytes:
+    """A sigstore bundle holding a GitHub Actions SLSA v1 statement (actions/attest)."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [
+            {
+                "name": "contoso/api",
+                "digest": {"sha256": subject.removeprefix("sha256:")},
+            }
+        ],
+        "predicateType": SLSA_V1,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+                "externalParameters": {
+                    "workflow": {
+                        "ref": "refs/heads/main",
+                        "repository": "https://github.com/contoso/api",
+                        "path": ".github/workflows/release.yml",
+                    }
+                },
+                "resolvedDependencies": [
+                    {
+                        "uri": "git+https://github.com/contoso/api@refs/heads/main",
+                        "digest": {"gitCommit": "c" * 40},
+                    }
+                ],
+            },
+            "runDetails": {
+                "builder": {
+                    "id": "https://github.com/contoso/api/.github/workflows/release.yml@refs/heads/main"
+                },
+                "metadata": {
+                    "invocationId": f"https://github.com/contoso/api/actions/runs/{run_id}/attempts/{attempt}"
+                },
+            },
+        },
+    }
+    envelope = {
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": base64.b64encode(json.dumps(statement).encode()).decode(),
+        "signatures": [{"sig": "MEUCIQ"}],
+    }
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "dsseEnvelope": envelope,
+    }
+    return json.dumps(bundle).encode()
