@@ -13,9 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jinja2
 from markupsafe import Markup
 
+from etl.errors import ImagetrailError
 from etl.warehouse import ROOT, SQL_DIR, Warehouse
 
 logger = logging.getLogger(__name__)
@@ -78,7 +80,14 @@ def build_context(wh: Warehouse) -> Context:
 def _rows(wh: Warehouse, name: str) -> list[dict[str, Any]]:
     """The rows of sql/report/<name>.sql, made plain for the templates."""
     sql = (REPORT_SQL / f"{name}.sql").read_text()
-    return [_plain_row(row) for row in wh.records(sql)]
+    try:
+        rows = wh.records(sql)
+    except duckdb.CatalogException as exc:
+        raise ImagetrailError(
+            f"warehouse {wh.path} has no mapping tables yet: run 'imagetrail run' "
+            "before writing reports from it"
+        ) from exc
+    return [_plain_row(row) for row in rows]
 
 
 def _split_total(name: str, rows: list[dict[str, Any]]) -> Context:

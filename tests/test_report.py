@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from etl import pipeline, report
-from etl.cli import cli
+from etl.cli import cli, main
 from etl.config import Settings
 from etl.warehouse import Warehouse
 from tests.test_report_estate import (
@@ -328,3 +328,21 @@ def test_report_command_rewrites_reports_from_a_read_only_warehouse(
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'owners' / 'legacy-team.md'}" in result.output
     assert "legacy-team" in (out / "index.html").read_text()
+
+
+def test_report_on_a_warehouse_never_transformed_says_what_to_do(
+    fresh_db: Warehouse,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fresh_db.close()
+    argv = ["imagetrail", "report", "--db", str(fresh_db.path), "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == (
+        f"Error: warehouse {fresh_db.path} has no mapping tables yet: "
+        "run 'imagetrail run' before writing reports from it\n"
+    )
