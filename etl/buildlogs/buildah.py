@@ -1,0 +1,197 @@
+"""buildah, podman, skopeo and OpenShift builds (all copy with containers/image).
+
+``podman push``/``buildah push``/``skopeo copy`` print ``Getting image source
+signatures``, ``Copying blob ...``, ``Writing manifest to image destination``
+and, when there are signatures, ``Storing signatures``. None of it names the
+destination, so the command line has to: it is read from the command echoed
+before the output (``$ skopeo copy SRC docker://DEST``). "Writing manifest"
+is printed before the upload, so an ``Error:`` after it fails the push.
+OpenShift's builder prints ``Successfully pushed REF@sha256:...`` (old builders
+with ``//`` and the tag, newer without the tag) and ``Push successful``.
+Pulls print the same copy lines into local storage and are not pushes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from etl.buildlogs.clean import Line
+from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.refs import Ref, parse_image_ref
+
+COMMAND_RE = re.compile(
+    r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah)\s+(?:manifest\s+)?push\s+(?P<args>.+)"
+)
+SKOPEO_RE = re.compile(r"(?:^|[\s/;&|(\"'])skopeo\s+copy\s+(?P<args>.+)")
+SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:)(?P<ref>\S+)")
+OPENSHIFT_PUSHING_RE = re.compile(r"^Pushing image (?P<ref>\S+) \.\.\.")
+ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b)")
+WRITING = "Writing manifest"
+STORING = "Storing "
+# Options of push/copy that take a value as the next word.
+VALUE_OPTIONS = frozenset(
+    {
+        "--authfile",
+        "--cert-dir",
+        "--creds",
+        "--format",
+        "-f",
+        "--digestfile",
+        "--sign-by",
+        "--sign-by-sigstore",
+        "--sign-by-sigstore-private-key",
+        "--sign-passphrase-file",
+        "--compression-format",
+        "--compression-level",
+        "--retry",
+        "--retry-delay",
+        "--encryption-key",
+        "--src-creds",
+        "--dest-creds",
+        "--src-authfile",
+        "--dest-authfile",
+        "--src-cert-dir",
+        "--dest-cert-dir",
+        "--override-arch",
+        "--override-os",
+        "--override-variant",
+        "--multi-arch",
+        "--retry-times",
+        "--additional-tag",
+        "--src-registry-token",
+        "--dest-registry-token",
+        "--dest-compress-format",
+        "--dest-compress-level",
+        "--remove-signatures",
+        "--image-parallel-copies",
+    }
+)
+REGISTRY_TRANSPORT = "docker://"
+LOCAL_TRANSPORTS = (
+    "oci:",
+    "oci-archive:",
+    "dir:",
+    "docker-archive:",
+    "docker-daemon:",
+    "containers-storage:",
+)
+SKOPEO_LOOKBACK_BYTES = 4096
+AFTER_WRITING_LINES = 20
+SESSION_LINES = 5_000
+
+
+@dataclass
+class Copy:
+    """A copy to a registry between its command and its outcome."""
+
+    ref: Ref
+    tool: str
+    start: Line
+    writing: Line | None = None
+
+
+def _arguments(args: str) -> list[str]:
+    words = []
+    skip = False
+    for token in args.split():
+        if skip:
+            skip = False
+        elif token.startswith("-"):
+            skip = token in VALUE_OPTIONS
+        elif token in ("&&", "||", ";", "|", ">", "2>&1"):
+            break
+        else:
+            words.append(token)
+    return words
+
+
+def destination(args: str, tool: str) -> Ref | None:
+    """The registry ref a push or copy writes to; None for local destinations."""
+    words = _arguments(args)
+    if tool == "skopeo":
+        if len(words) < 2 or not words[1].startswith(REGISTRY_TRANSPORT):
+            return None
+        target = words[1]
+    elif not words:
+        return None
+    else:
+        target = words[-1] if len(words) > 1 else words[0]
+    if target.startswith(LOCAL_TRANSPORTS):
+        return None
+    ref = parse_image_ref(target)
+    return ref.with_tag("latest") if ref else None
+
+
+class ContainersImage(Tool):
+    """podman/buildah push, skopeo copy, and OpenShift builder pushes."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.copy: Copy | None = None
+        self.skopeo_command: str | None = None
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        if "ush" in text and self._push_line(line, text):
+            return
+        if self.copy is None:
+            if text.startswith("Copying blob") and not line.debug:
+                self._from_skopeo_command(line)
+            return
+        if text.startswith(WRITING):
+            self.copy.writing = line
+        elif text.startswith(STORING) and self.copy.writing:
+            self._end(self.copy.writing, True)
+        elif ERROR_RE.match(text) or line.marker == "error":
+            self._end(line, False)
+        elif self.copy.writing and line.no - self.copy.writing.no > AFTER_WRITING_LINES:
+            self._end(self.copy.writing, True)
+        elif line.no - self.copy.start.no > SESSION_LINES:
+            self._end(self.copy.start, None)
+
+    def finish(self) -> None:
+        if self.copy is not None:
+            written = self.copy.writing
+            self._end(written or self.copy.start, True if written else None)
+
+    def _push_line(self, line: Line, text: str) -> bool:
+        if m := COMMAND_RE.search(text):
+            self._start(
+                line, destination(m.group("args"), m.group("tool")), m.group("tool")
+            )
+            return True
+        if m := SUCCESS_RE.search(text):
+            ref = parse_image_ref(m.group("ref"))
+            if ref is not None and (ref.digest or ref.tag):
+                self.ctx.emit("buildah", line, ref, True)
+                if self.copy is not None and self.copy.ref.image == ref.image:
+                    self.copy = None
+                    self.busy = False
+            return True
+        if m := OPENSHIFT_PUSHING_RE.match(text):
+            self._start(line, parse_image_ref(m.group("ref")), "buildah")
+            return True
+        return False
+
+    def _from_skopeo_command(self, line: Line) -> None:
+        command = self.ctx.lookback.nearest("skopeo", SKOPEO_LOOKBACK_BYTES)
+        if command is None or command == self.skopeo_command:
+            return  # no copy command, or its copy was already read (now a pull)
+        self.skopeo_command = command
+        m = SKOPEO_RE.search(command)
+        if m:
+            self._start(line, destination(m.group("args"), "skopeo"), "skopeo")
+
+    def _start(self, line: Line, ref: Ref | None, tool: str) -> None:
+        if self.copy is not None:
+            self.finish()
+        if ref is not None:
+            self.copy = Copy(ref.with_tag("latest"), tool, line)
+            self.busy = True
+
+    def _end(self, line: Line, pushed: bool | None) -> None:
+        if self.copy is not None:
+            self.ctx.emit(self.copy.tool, line, self.copy.ref, pushed)
+        self.copy = None
+        self.busy = False

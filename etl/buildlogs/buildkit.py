@@ -1,0 +1,180 @@
+"""BuildKit progress output: ``docker buildx build --push``, build-push-action,
+``buildctl``, and ``docker buildx imagetools create``.
+
+Plain output prefixes each line with its vertex (``#37``); TTY output nests
+``=> =>`` lines under the last ``=>`` line. The image exporter vertex lists what
+it built (``exporting manifest sha256:A``, ``exporting config sha256:B``,
+``exporting attestation manifest sha256:C``, ``exporting manifest list
+sha256:D``) and then ``pushing manifest for REF[@sha256:D]`` per tag. The output
+is the manifest list when there is one, else the single manifest; platform
+children, configs, attestations, vertex ids and cache exports never are. A push
+stands unless its vertex reports ``ERROR`` or ``CANCELED``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from etl.buildlogs.clean import Line
+from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.refs import Ref, expand_abbreviation, full_digest, parse_image_ref
+
+PLAIN_RE = re.compile(r"^#(?P<vertex>\d+) (?P<rest>.*)$")
+TTY_RE = re.compile(r"^=> (?P<sub>=> )?(?P<rest>.*?)(?:\s+\d+(?:\.\d+)?s)?$")
+EXPORT_RE = re.compile(
+    r"^exporting (?P<kind>manifest list|attestation manifest|manifest)"
+    r" (?P<digest>sha256:\S+)"
+)
+PUSH_RE = re.compile(
+    r"^(?:pushing manifest for|\[internal\] pushing) (?P<ref>\S+?)"
+    r"(?P<done>\s+(?:\d+(?:\.\d+)?s\s+)?done)?$"
+)
+FAILED_PUSH_RE = re.compile(r"failed to push (?P<ref>\S+?):\s")
+SOLVE_FAILED_RE = re.compile(r"(?i)\bfailed to solve\b")
+PENDING_LINES = 1_000
+TTY_VERTEX = "tty"
+
+
+@dataclass
+class Pending:
+    ref: Ref
+    line: Line
+    tool: str
+
+
+@dataclass
+class Vertex:
+    """What one exporter vertex built and which pushes of it wait for an outcome."""
+
+    manifest_list: str | None = None
+    manifests: list[str] = field(default_factory=list)
+    pushed_digests: list[str] = field(default_factory=list)
+    pending: dict[tuple[str, str | None], Pending] = field(default_factory=dict)
+    settled: set[tuple[str, str | None]] = field(default_factory=set)
+    last_no: int = 0
+
+    def output(self) -> str | None:
+        if self.manifest_list:
+            return self.manifest_list
+        return self.manifests[0] if len(self.manifests) == 1 else None
+
+    def known(self) -> list[str]:
+        out = self.output()
+        return self.pushed_digests + ([out] if out else [])
+
+
+class BuildKit(Tool):
+    """Exporter vertices keyed by vertex number (or one for TTY output)."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.vertices: dict[str, Vertex] = {}
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        m = PLAIN_RE.match(text)
+        if m:
+            self._vertex_line(line, m.group("vertex"), m.group("rest"))
+        elif text.startswith("=> "):
+            t = TTY_RE.match(text)
+            if t:
+                self._vertex_line(line, TTY_VERTEX, t.group("rest"))
+        elif "failed to " in text:
+            if "failed to push" in text:
+                self._failed_push(line, text)
+            if self.busy and SOLVE_FAILED_RE.search(text):
+                self._fail_all(line)
+        if self.busy:
+            self._expire(line)
+
+    def finish(self) -> None:
+        for vertex in self.vertices.values():
+            self._settle(vertex, True)
+        self.vertices.clear()
+        self.busy = False
+
+    def _vertex_line(self, line: Line, key: str, rest: str) -> None:
+        if rest.startswith("exporting "):
+            m = EXPORT_RE.match(rest)
+            if m:
+                self._export(key, m.group("kind"), m.group("digest"))
+        elif rest.startswith(("pushing ", "[internal] pushing ")):
+            m = PUSH_RE.match(rest.rstrip())
+            if m:
+                self._push(line, key, m.group("ref"), bool(m.group("done")))
+        elif key in self.vertices:
+            if rest.startswith(("ERROR", "CANCELED")):
+                self._settle(self.vertices.pop(key), False, line)
+            elif rest.startswith("DONE") and key != TTY_VERTEX:
+                self._settle(self.vertices.pop(key), True)
+            elif "failed to push" in rest:
+                self._failed_push(line, rest)
+        self.busy = any(v.pending for v in self.vertices.values())
+
+    def _export(self, key: str, kind: str, digest_text: str) -> None:
+        vertex = self.vertices.get(key)
+        if vertex is None or vertex.settled or vertex.pending:
+            # A new image exporter reusing the number (or the TTY vertex).
+            if vertex is not None:
+                self._settle(vertex, True)
+            vertex = self.vertices[key] = Vertex()
+        digest = full_digest(digest_text)
+        if digest is None or kind == "attestation manifest":
+            return
+        if kind == "manifest list":
+            vertex.manifest_list = digest
+        else:
+            vertex.manifests.append(digest)
+
+    def _push(self, line: Line, key: str, ref_text: str, done: bool) -> None:
+        ref = parse_image_ref(ref_text)
+        if ref is None:
+            return
+        vertex = self.vertices.setdefault(key, Vertex())
+        vertex.last_no = line.no
+        tool = "imagetools" if ref_text and "[internal]" in line.text else "buildkit"
+        digest = ref.digest or expand_abbreviation(ref.digest_text, vertex.known())
+        if ref.digest_text is None and digest is None:
+            digest = vertex.output()  # older BuildKit names the ref without digest
+        ref = Ref(ref.image, ref.tag, digest)
+        if digest and digest not in vertex.pushed_digests:
+            vertex.pushed_digests.append(digest)
+        key_ref = (ref.image, ref.tag)
+        if key_ref in vertex.settled:
+            return
+        if key_ref not in vertex.pending:
+            vertex.pending[key_ref] = Pending(ref, line, tool)
+        if done:
+            pending = vertex.pending.pop(key_ref)
+            vertex.settled.add(key_ref)
+            self.ctx.emit(pending.tool, pending.line, pending.ref, True)
+
+    def _settle(self, vertex: Vertex, pushed: bool, line: Line | None = None) -> None:
+        for key_ref, pending in vertex.pending.items():
+            vertex.settled.add(key_ref)
+            self.ctx.emit(pending.tool, line or pending.line, pending.ref, pushed)
+        vertex.pending.clear()
+
+    def _failed_push(self, line: Line, text: str) -> None:
+        m = FAILED_PUSH_RE.search(text + " ")
+        ref = parse_image_ref(m.group("ref")) if m else None
+        if ref is None:
+            return
+        for vertex in self.vertices.values():
+            pending = vertex.pending.pop((ref.image, ref.tag), None)
+            if pending is not None:
+                vertex.settled.add((ref.image, ref.tag))
+                self.ctx.emit(pending.tool, line, pending.ref, False)
+                return
+        self.ctx.emit("buildkit", line, ref, False)
+
+    def _fail_all(self, line: Line) -> None:
+        for vertex in self.vertices.values():
+            self._settle(vertex, False, line)
+        self.busy = False
+
+    def _expire(self, line: Line) -> None:
+        """Stop reading every line for a push whose vertex never reports back."""
+        if all(line.no - v.last_no > PENDING_LINES for v in self.vertices.values()):
+            self.busy = False

@@ -1,0 +1,98 @@
+"""One log line without the noise CI systems wrap around tool output.
+
+Removed: CR and CRLF, a BOM, ANSI escapes and the residues left when a console
+drops the ESC byte (``[36m``) or renders it as an arrow (``←[36m``), control
+bytes, indentation, and the prefixes of GitHub Actions, Azure Pipelines, GitLab,
+Jenkins, Go's log package (ACR Tasks, crane, ko) and Cloud Build steps. Azure
+Pipelines and GitHub markers such as ``##[debug]`` are kept as ``Line.marker``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+ANSI_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b[@-Z\\-_]"
+    r"|\u2190\[[0-9;?]*[A-Za-z]"  # ESC rendered as an arrow by Windows consoles
+    r"|\[\d{1,3}(?:;\d{1,3})*m"  # ESC dropped, the colour code left behind
+)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+PREFIX_RE = re.compile(
+    r"[\s\ufeff]+"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+    r"(?:\s[0-9a-f]{2}[OE]\+?)?(?:\s|$)"  # ISO: GitHub, Azure, GitLab (+ stream id)
+    r"|\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]"
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?:\s|$)"  # Go log package
+    r"|\[?\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\]?\s"  # clock only
+    r"|(?P<step>Step #\d+(?: - \"[^\"]*\")?:)"  # Cloud Build
+    r"|##\[(?P<marker>[a-z]+)\]"  # Azure Pipelines and GitHub log commands
+    r"|\[command\]"
+)
+LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
+JSON_MSG_RE = re.compile(r'"msg"\s*:\s*("(?:[^"\\]|\\.)*")')
+MAX_PREFIXES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A cleaned line: its 1-based number, text, and the CI marker it carried."""
+
+    no: int
+    text: str
+    marker: str | None = None
+    cloud_build: bool = False
+
+    @property
+    def debug(self) -> bool:
+        return self.marker == "debug"
+
+
+def clean_line(no: int, raw: str) -> Line | None:
+    """The tool output in one raw log line, or None when nothing is left."""
+    text = raw.rstrip("\r\n")
+    if "\r" in text:
+        # A progress line redrawn in place: what the reader last saw counts.
+        parts = [p for p in text.split("\r") if p.strip()]
+        text = parts[-1] if parts else ""
+    if "\x1b" in text or "[" in text:
+        text = ANSI_RE.sub("", text)
+    text = CONTROL_RE.sub("", text)
+    text, marker, cloud_build = _strip_prefixes(text)
+    text = _unwrap_structured(text).rstrip()
+    if not text:
+        return None
+    return Line(no, text, marker, cloud_build)
+
+
+def _strip_prefixes(text: str) -> tuple[str, str | None, bool]:
+    marker = None
+    cloud_build = False
+    for _ in range(MAX_PREFIXES):
+        m = PREFIX_RE.match(text)
+        if not m or not m.end():
+            break
+        if m.group("marker"):
+            marker = marker or m.group("marker")
+        cloud_build = cloud_build or bool(m.group("step"))
+        text = text[m.end() :]
+    return text, marker, cloud_build
+
+
+def _unwrap_structured(text: str) -> str:
+    """The message of a logrus text or JSON log line (kaniko ``--log-format``)."""
+    if text.startswith("time="):
+        m = LOGRUS_RE.match(text)
+    elif text.startswith("{"):
+        m = JSON_MSG_RE.search(text)
+    else:
+        return text
+    if not m:
+        return text
+    try:
+        return str(json.loads(m.group(1)))
+    except ValueError:
+        return text

@@ -1,0 +1,286 @@
+"""Classic ``docker push`` in all its eras, and ``docker manifest push``.
+
+A push prints ``The push refers to [a] repository [REPO]``, one status line per
+layer, then ``TAG: digest: sha256:... size: N`` once the manifest is stored.
+The repository and the tag are on different lines; the tag comes from the
+digest line, or from the command (``docker push REPO:TAG``) or a CI line that
+announced the push (ACR ``Pushing image:``, Docker@2, Cloud Build). Layers that
+say ``Pushed`` prove nothing: a later ``manifest invalid`` fails the push.
+Docker 1.6-1.9 printed ``Digest: sha256:...`` instead; before that, v1
+registries printed ``Pushing tag for rev [...] on {URL}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from etl.buildlogs.clean import Line
+from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
+
+COMMAND_RE = re.compile(
+    r"(?:^|[\s/;&|(\"'])(?:docker|nerdctl)(?:\.exe)?[\"']?\s+(?:image\s+)?push\s+(?P<args>.+)"
+)
+START_RE = re.compile(r"The push refers to (?:a )?repository \[(?P<repo>[^\]\s]+)\]")
+LAYER_RE = re.compile(r"^[0-9a-f]{12}: (?P<status>.+)$")
+DIGEST_RE = re.compile(
+    r"(?:^|\s)(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}): digest: (?P<digest>\S*)"
+)
+OLD_DIGEST_RE = re.compile(r"^Digest: (?P<digest>\S+)")
+V1_TAG_RE = re.compile(
+    r"Pushing tag for rev \[[0-9a-f]+\] on"
+    r" \{\S*/repositories/(?P<repo>\S+)/tags/(?P<tag>[^}/\s]+)\}"
+)
+# How the docker CLI and registries word a push that ends without a manifest.
+ERROR_RE = re.compile(
+    r"(?i)^(?:error\b|errors:|unauthorized|denied|forbidden|unsupported"
+    r"|manifest (?:invalid|unknown|blob unknown)|blob (?:upload )?(?:unknown|invalid)"
+    r"|name (?:unknown|invalid)|tag invalid|toomanyrequests|unknown:"
+    r"|received unexpected HTTP status|error parsing HTTP|EOF$|net/http:|dial tcp"
+    r"|(?:get|head|put|patch|post) \"?https?://|an image does not exist locally"
+    r"|tag does not exist|failed\b|no basic auth"
+    r"|requested access to the resource is denied"
+    r"|.*(?:no such host|connection reset by peer|i/o timeout"
+    r"|TLS handshake timeout|context deadline exceeded|connection refused))"
+)
+OLD_ERA_STATUSES = (
+    "Image already exists",
+    "Image successfully pushed",
+    "Buffering to Disk",
+)
+BOUNDARY_MARKERS = frozenset({"section", "group"})
+BOUNDARY_RE = re.compile(
+    r"^(?:section_(?:start|end):|(?:Starting|Finished) Step #|Executing step"
+    r"|Step ID:|Run ID:)"
+)
+OPTIONS_WITH_VALUE = frozenset({"--platform"})
+SESSION_LINES = 5_000
+MAX_SESSIONS = 8
+MANIFEST_RE = re.compile(
+    r"(?:^|[\s/;&|(\"'])docker(?:\.exe)?[\"']?\s+manifest\s+push\s+(?P<args>.+)"
+)
+BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+MANIFEST_ERROR_RE = re.compile(
+    r"(?i)^(?:error|errors:|failed to|manifest|unauthorized|denied)"
+)
+MANIFEST_LINES = 200
+
+
+@dataclass
+class Session:
+    """One ``docker push`` between its first line and its outcome."""
+
+    image: str
+    tag: str | None
+    tool: str
+    start: Line
+    last_no: int
+    old_era: bool = False
+    done: bool = False
+
+
+def command_ref(args: str) -> Ref | None:
+    """The ref a ``push`` command line names (the first non-option argument)."""
+    tokens = args.split()
+    skip = False
+    for token in tokens:
+        if skip:
+            skip = False
+        elif token.startswith("-"):
+            skip = token in OPTIONS_WITH_VALUE
+        else:
+            return parse_image_ref(token)
+    return None
+
+
+class DockerPush(Tool):
+    """``docker push`` sessions; several may be open when builds run in parallel."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.sessions: list[Session] = []
+
+    def feed(self, line: Line) -> None:
+        if self.busy:
+            self._expire(line)
+        if line.debug:
+            return  # Docker@2 echoes its output as debug; the real lines count
+        text = line.text
+        if "ush" in text and self._push_line(line, text):
+            return
+        if "igest" in text and self._digest_line(line, text):
+            return
+        if self.busy:
+            self._session_line(line, text)
+
+    def finish(self) -> None:
+        for session in self.sessions:
+            if not session.done:
+                self._settle(session, None, session.start)
+        self.sessions.clear()
+        self.busy = False
+
+    def _push_line(self, line: Line, text: str) -> bool:
+        m = COMMAND_RE.search(text)
+        if m:
+            ref = command_ref(m.group("args"))
+            if ref is not None:
+                self.ctx.announce(ref, "docker", line)
+            return True
+        m = START_RE.search(text)
+        if m:
+            self._open(line, m.group("repo"))
+            return True
+        m = V1_TAG_RE.search(text)
+        if m:
+            ref = parse_image_ref(m.group("repo"))
+            if ref is not None:
+                session = self._session_for(ref.image)
+                tool = session.tool if session else "docker"
+                self.ctx.emit(tool, line, Ref(ref.image, m.group("tag"), None), True)
+            return True
+        return False
+
+    def _open(self, line: Line, repo: str) -> None:
+        ref = parse_image_ref(repo)
+        if ref is None:
+            return
+        claim = self.ctx.claim(ref.image)
+        tag = claim.ref.tag if claim else None
+        tool = claim.tool if claim else "docker"
+        if len(self.sessions) >= MAX_SESSIONS:
+            oldest = self.sessions.pop(0)
+            if not oldest.done:
+                self._settle(oldest, None, oldest.start)
+        self.sessions.append(Session(ref.image, tag, tool, line, line.no))
+        self.busy = True
+
+    def _digest_line(self, line: Line, text: str) -> bool:
+        m = DIGEST_RE.search(text)
+        if m:
+            self._digest(line, m.group("tag"), m.group("digest"))
+            return True
+        m = OLD_DIGEST_RE.match(text)
+        open_sessions = [s for s in self.sessions if not s.done and s.old_era]
+        if m and open_sessions:
+            session = open_sessions[-1]
+            ref = Ref(session.image, session.tag, full_digest(m.group("digest")))
+            self.ctx.emit(session.tool, line, ref, True)
+            self._close(session)
+            return True
+        return False
+
+    def _digest(self, line: Line, tag: str, digest_text: str) -> None:
+        session = self._session_with_tag(tag)
+        digest = full_digest(digest_text)
+        if session is not None:
+            self.ctx.emit(session.tool, line, Ref(session.image, tag, digest), True)
+            self._close(session)
+            return
+        # The start of the push is not in the log: find who announced this tag.
+        announced = self.ctx.announced_tag(tag)
+        if announced is not None:
+            ref = Ref(announced.ref.image, tag, digest)
+            self.ctx.emit(announced.tool, line, ref, True)
+
+    def _session_with_tag(self, tag: str) -> Session | None:
+        for session in reversed(self.sessions):
+            if session.tag == tag:
+                return session
+        open_sessions = [s for s in self.sessions if not s.done]
+        if open_sessions:
+            return open_sessions[-1]
+        # ``docker push -a`` (or any push of an untagged repo) prints one digest
+        # line per tag after the first.
+        done = [s for s in self.sessions if s.tag is None]
+        return done[-1] if done else None
+
+    def _session_for(self, image: str) -> Session | None:
+        for session in reversed(self.sessions):
+            if session.image == image:
+                return session
+        return None
+
+    def _session_line(self, line: Line, text: str) -> None:
+        session = next(s for s in reversed(self.sessions) if not s.done)
+        m = LAYER_RE.match(text)
+        if m:
+            session.last_no = line.no
+            session.old_era = session.old_era or m.group("status").startswith(
+                OLD_ERA_STATUSES
+            )
+        elif line.marker == "error" or ERROR_RE.match(text):
+            self._settle(session, False, line)
+        elif line.marker in BOUNDARY_MARKERS or BOUNDARY_RE.match(text):
+            for s in self.sessions:
+                if not s.done:
+                    self._settle(s, None, s.start)
+
+    def _expire(self, line: Line) -> None:
+        """Give up on pushes whose output stopped long ago (the log was cut)."""
+        for s in self.sessions:
+            if not s.done and line.no - s.last_no > SESSION_LINES:
+                self._settle(s, None, s.start)
+
+    def _settle(self, session: Session, pushed: bool | None, line: Line) -> None:
+        """A push that ends without a digest: failed, or with no outcome shown."""
+        ref = Ref(session.image, session.tag, None)
+        self.ctx.emit(session.tool, line, ref, pushed)
+        self._close(session)
+
+    def _close(self, session: Session) -> None:
+        session.done = True
+        self.busy = any(not s.done for s in self.sessions)
+
+
+@dataclass
+class ManifestPush:
+    ref: Ref
+    start: Line
+
+
+class DockerManifestPush(Tool):
+    """``docker manifest push LIST`` prints the list's digest alone on a line.
+
+    Before it, older clients print ``Pushed ref REPO@sha256:X with digest:
+    sha256:X`` for each platform manifest: those are children, not outputs.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.pending: ManifestPush | None = None
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        if "manifest" in text and "ush" in text:
+            m = MANIFEST_RE.search(text)
+            if m:
+                self._start(line, m.group("args"))
+                return
+        if self.pending is None or line.debug:
+            return
+        if BARE_DIGEST_RE.match(text):
+            ref = Ref(self.pending.ref.image, self.pending.ref.tag, text)
+            self._end(line, ref, True)
+        elif line.marker == "error" or MANIFEST_ERROR_RE.match(text):
+            self._end(line, self.pending.ref, False)
+        elif line.no - self.pending.start.no > MANIFEST_LINES:
+            self._end(self.pending.start, self.pending.ref, None)
+
+    def finish(self) -> None:
+        if self.pending is not None:
+            self._end(self.pending.start, self.pending.ref, None)
+
+    def _start(self, line: Line, args: str) -> None:
+        if self.pending is not None:
+            self._end(self.pending.start, self.pending.ref, None)
+        ref = command_ref(args)
+        if ref is not None:
+            self.pending = ManifestPush(ref.with_tag("latest"), line)
+            self.busy = True
+
+    def _end(self, line: Line, ref: Ref, pushed: bool | None) -> None:
+        self.ctx.emit("docker-manifest", line, ref, pushed)
+        self.pending = None
+        self.busy = False
