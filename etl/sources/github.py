@@ -75,14 +75,22 @@ GONE_STATUSES = {404, 410}
 class PushEvent(Protocol):
     """What ``etl.buildlogs.parse_lines`` yields for each push a log shows."""
 
-    image: str
-    tag: str | None
-    digest: str | None
-    pushed: bool | None
-    tool: str
-    line_no: int
-    evidence: str
-    dockerfile: str | None
+    @property
+    def image(self) -> str: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def digest(self) -> str | None: ...
+    @property
+    def pushed(self) -> bool | None: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def line_no(self) -> int: ...
+    @property
+    def evidence(self) -> str: ...
+    @property
+    def dockerfile(self) -> str | None: ...
 
 
 Parser = Callable[[Iterable[str]], Iterable[PushEvent]]
@@ -97,9 +105,9 @@ class LogUnreadable(Exception):
 
 
 def default_parser() -> Parser:
-    from etl.buildlogs import parse_lines  # type: ignore[attr-defined,unused-ignore]
+    from etl.buildlogs import parse_lines
 
-    return parse_lines  # type: ignore[no-any-return,unused-ignore]
+    return parse_lines
 
 
 # -- fetch --------------------------------------------------------------------
@@ -581,10 +589,16 @@ def provenance_rows(attestation: dict[str, Any], repo: str) -> Rows:
 
 @dataclass
 class Watermark:
-    """Where the next sweep of a repository starts, and the runs already done."""
+    """Where the next sweep of a repository starts, and the runs already done.
+
+    ``attested`` lists the image repositories (registry, repository) that this
+    repository's attestations have named, so a sweep that adds attestations can
+    carry the stored ones along when it replaces the scope's provenance.
+    """
 
     since: datetime
     done: dict[str, int] = field(default_factory=dict)
+    attested: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str | None, horizon: datetime) -> Watermark:
@@ -594,15 +608,17 @@ class Watermark:
             data = json.loads(text)
             since = parse_time(data["since"])
             done = {str(k): int(v) for k, v in (data.get("done") or {}).items()}
+            attested = [(str(r), str(p)) for r, p in data.get("attested") or []]
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("unreadable watermark %r: starting from the horizon", text)
             return cls(horizon)
-        return cls(since or horizon, done)
+        return cls(since or horizon, done, attested)
 
     def dump(self) -> str:
-        return json.dumps(
-            {"since": _iso(self.since), "done": self.done}, sort_keys=True
-        )
+        data: dict[str, Any] = {"since": _iso(self.since), "done": self.done}
+        if self.attested:
+            data["attested"] = sorted(self.attested)
+        return json.dumps(data, sort_keys=True)
 
     def attempts_done(self, run_id: object) -> int:
         return self.done.get(str(run_id), 0)
@@ -628,7 +644,7 @@ def next_watermark(
             )
     since = max(previous.since, min([*holding, until - CLOCK_SKEW]))
     done = {k: attempt for k, (created, attempt) in settled.items() if created >= since}
-    return Watermark(since, done)
+    return Watermark(since, done, previous.attested)
 
 
 def _iso(value: datetime) -> str:
@@ -887,7 +903,7 @@ class RepoSweep:
             settled[str(run["id"])] = (created, attempt)
         if fresh:
             self.read_owners(fresh)
-            self.read_attestations()
+            self.read_attestations(ctx, mark)
         self.out.watermark = next_watermark(mark, settled, pending, until).dump()
         logger.info(
             "github %s: %s runs listed, %s read, %s push events, %s pending",
@@ -995,14 +1011,34 @@ class RepoSweep:
             self.out.problems += [f"{self.repo} {CATALOG_FILE}: {p}" for p in problems]
         self.out.add("owner_rules", rows)
 
-    def read_attestations(self) -> None:
-        """Attestations of the digests this sweep saw pushed."""
+    def read_attestations(self, ctx: SweepContext, mark: Watermark) -> None:
+        """Attestations of the digests this sweep saw pushed, with the stored ones.
+
+        Provenance is replaced per scope, so once a sweep finds new attestations
+        it re-emits those stored by earlier sweeps of this repository too.
+        """
         digests = sorted(
             {r["digest"] for r in self.out.tables.get("push_events", []) if r["digest"]}
         )
+        found: Rows = []
         for digest in digests:
             for attestation in fetch_attestations(self.requester, self.repo, digest):
-                self.out.add("provenance", provenance_rows(attestation, self.repo))
+                found += provenance_rows(attestation, self.repo)
+        if not found:
+            return
+        seen = {(r["subject_digest"], r["evidence"]) for r in found}
+        images = {(r["registry"], r["repository"]) for r in found if r["registry"]}
+        images |= set(mark.attested)
+        prefix = f"GitHub attestation of {self.repo} ("
+        for registry, repository in sorted(images):
+            for row in ctx.known_provenance(registry, repository):
+                key = (row["subject_digest"], row["evidence"])
+                mine = row["kind"] == "github-attestation"
+                if mine and str(row["evidence"]).startswith(prefix) and key not in seen:
+                    found.append(row)
+                    seen.add(key)
+        self.out.add("provenance", found)
+        mark.attested = sorted(images)
 
 
 # -- doctor -------------------------------------------------------------------

@@ -393,3 +393,22 @@ def test_doctor_explains_a_forbidden_actions_api(
 
 def _scope(fake: FakeGitHub) -> str:
     return f"{fake.api.split('/')[2]}/{API}"
+
+
+def test_new_attestations_keep_the_stored_ones(
+    tmp_path: Path, fake: FakeGitHub, fresh_db: Warehouse
+) -> None:
+    config = settings(tmp_path, fake)
+    nightly(fresh_db, config)
+    repo = fake.repo(API)
+    repo.runs.append(make_run(fake, API, 106, ago(0)))
+    repo.jobs[106] = [make_job(fake, API, 106, 1006, "build", ["Run docker push"])]
+    repo.logs[1006] = push_log(IMAGE, "1.6.0", Z)
+    repo.attestations[Z] = [attestation(f"{fake.root}/{API}", IMAGE, Z, 106)]
+
+    nightly(fresh_db, config)
+
+    provenance = fresh_db.con.execute(
+        "SELECT subject_digest, run_id FROM provenance"
+    ).fetchall()
+    assert set(provenance) == {(A, 101), (Z, 106)}
