@@ -151,3 +151,22 @@ def test_garbled_builds_file_fails_the_scope_naming_the_file() -> None:
 )
 def test_org_of_organization_urls(url: str, expected: tuple[str, str]) -> None:
     assert azure_devops.org_of(url) == expected
+
+
+def test_the_real_build_log_parser_reads_the_exported_logs() -> None:
+    from etl.buildlogs import parse_lines
+
+    out = azure_devops.extract_export(PROJECT_DIR, parse_lines)
+    pushes = {
+        (r["job"], r["image"], r["tag"], r["digest"], r["pushed"])
+        for r in out.tables["push_events"]
+    }
+    assert pushes == {
+        (
+            "Build and push api",
+            "contosoacr.azurecr.io/payments/api",
+            "1.4.0",
+            "sha256:" + "3" * 64,
+            True,
+        )
+    }

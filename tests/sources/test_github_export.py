@@ -192,3 +192,17 @@ def _sweep(wh: Warehouse, scope: github.Scope) -> list[str]:
         sweep.add(table, rows)
     wh.commit_sweep(sweep)
     return out.problems
+
+
+def test_the_real_build_log_parser_reads_the_exported_logs() -> None:
+    from etl.buildlogs import parse_lines
+
+    out = github.extract_export(REPO_DIR / "api", "contoso/api", parse_lines)
+    pushes = {
+        (r["image"], r["tag"], r["digest"], r["pushed"])
+        for r in out.tables["push_events"]
+    }
+    assert pushes == {
+        ("ghcr.io/contoso/api", "1.4.0", A, True),
+        ("ghcr.io/contoso/api", "pr-7", B, True),
+    }
