@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import fnmatch
 import json
 import logging
@@ -433,14 +434,15 @@ def push_rows(
 
 
 def decode_lines(raw_lines: Iterable[bytes], name: str) -> Iterator[str]:
-    """Text lines of a log; raises LogUnreadable on binary or non-UTF-8 content."""
+    """Text lines of a log; raises LogUnreadable when the content is binary.
+
+    A stray byte that is not UTF-8 (a Windows console code page, say) is
+    replaced rather than failing the log: the push lines around it still count.
+    """
     for number, raw in enumerate(raw_lines, start=1):
         if b"\x00" in raw:
             raise LogUnreadable(f"{name}: binary content at line {number}")
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise LogUnreadable(f"{name}: not UTF-8 text at line {number}") from exc
+        line = raw.decode("utf-8", "replace")
         yield line.lstrip("\ufeff") if number == 1 else line
 
 
@@ -450,6 +452,9 @@ def read_log_file(path: Path) -> list[str]:
         data = path.read_bytes()
     except OSError as exc:
         raise LogUnreadable(f"{path}: {exc.strerror or exc}") from exc
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows PowerShell's `>` writes UTF-16; the text is still a log.
+        return data.decode("utf-16").splitlines()
     return list(decode_lines(data.splitlines(), str(path)))
 
 

@@ -206,3 +206,20 @@ def test_the_real_build_log_parser_reads_the_exported_logs() -> None:
         ("ghcr.io/contoso/api", "1.4.0", A, True),
         ("ghcr.io/contoso/api", "pr-7", B, True),
     }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("utf-16".encode("utf-16"), ["utf-16"]),
+        (b"\xef\xbb\xbfbom\r\nnext", ["bom", "next"]),
+        (b"cp1252 \x96 dash", ["cp1252 \ufffd dash"]),
+    ],
+    ids=["powershell-utf16", "utf8-bom-crlf", "stray-byte-replaced"],
+)
+def test_log_files_in_the_encodings_exporters_write(
+    tmp_path: Path, content: bytes, expected: list[str]
+) -> None:
+    path = tmp_path / "1.txt"
+    path.write_bytes(content)
+    assert github.read_log_file(path) == expected
