@@ -185,12 +185,22 @@ def parse_manifest(
         raise InputError(f"manifest {digest} is not valid JSON ({exc})") from exc
     if not isinstance(body, dict):
         raise InputError(f"manifest {digest} is not a JSON object")
+    return manifest_from_body(body, digest, content_type, len(data))
+
+
+def manifest_from_body(
+    body: dict[str, Any],
+    digest: str,
+    content_type: str | None = None,
+    size: int | None = None,
+) -> Manifest:
+    """A parsed manifest body -> Manifest, with its media type settled."""
     header = (content_type or "").split(";")[0].strip() or None
     media_type = body.get("mediaType") or header
     if media_type in (None, "application/json", "application/octet-stream"):
         # umoci and other OCI writers may omit the optional mediaType field.
         media_type = OCI_INDEX if "manifests" in body else OCI_MANIFEST
-    return Manifest(digest, media_type, body, len(data))
+    return Manifest(digest, media_type, body, size)
 
 
 def platform_text(platform: dict[str, Any] | None) -> str | None:
@@ -624,6 +634,7 @@ class _Describer:
         self.reused: set[str] = set()
         self.read = 0
         self._manifests: dict[str, Manifest | None] = {}
+        self._reads: dict[tuple[str, str, str | None], Any] = {}
 
     # Entry points, in the order data flows.
 
@@ -951,12 +962,22 @@ class _Describer:
         return self._manifests[digest]
 
     def _config(self, manifest_digest: str, config_digest: str | None) -> Any:
-        return self._call(
-            lambda: self.store.config(self.repository, manifest_digest, config_digest)
-        )
+        key = ("config", manifest_digest, config_digest)
+        if key not in self._reads:
+            self._reads[key] = self._call(
+                lambda: self.store.config(
+                    self.repository, manifest_digest, config_digest
+                )
+            )
+        return self._reads[key]
 
     def _blob(self, digest: str) -> bytes | None:
-        return self._call(lambda: self.store.blob(self.repository, digest))
+        key = ("blob", digest, None)
+        if key not in self._reads:
+            self._reads[key] = self._call(
+                lambda: self.store.blob(self.repository, digest)
+            )
+        return self._reads[key]
 
     def _call(self, read: Callable[[], Any]) -> Any:
         """A store read; unreadable content becomes one problem line."""
