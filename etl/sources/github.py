@@ -155,10 +155,18 @@ def _next_link(header: str | None) -> str | None:
     return None
 
 
-def fetch_repositories(requester: Requester, org: str) -> Iterator[dict[str, Any]]:
-    """GET /orgs/{org}/repos"""
-    for page in _pages(requester, f"/orgs/{org}/repos", {"per_page": PAGE_SIZE}):
-        yield from page["items"]
+def fetch_repositories(requester: Requester, owner: str) -> list[dict[str, Any]]:
+    """GET /orgs/{org}/repos, or /users/{user}/repos for a personal account."""
+    from github import GithubException
+
+    params = {"per_page": PAGE_SIZE}
+    try:
+        pages = list(_pages(requester, f"/orgs/{owner}/repos", params))
+    except GithubException as exc:
+        if exc.status != 404:
+            raise
+        pages = list(_pages(requester, f"/users/{owner}/repos", params))
+    return [repo for page in pages for repo in page["items"]]
 
 
 def fetch_runs(
@@ -834,7 +842,8 @@ def select_repositories(requester: Requester, config: GitHubSettings) -> list[st
     excludes = [g[1:] for g in config.repositories if g.startswith("!")]
     names = {g for g in includes if not any(c in g for c in "*?[")}
     orgs = set(config.organizations)
-    orgs |= {g.split("/")[0] for g in includes if g not in names and "/" in g}
+    owners = {g.split("/")[0] for g in includes if g not in names and "/" in g}
+    orgs |= {o for o in owners if not any(c in o for c in "*?[")}
     for org in sorted(orgs):
         for repo in fetch_repositories(requester, org):
             if not repo.get("archived"):

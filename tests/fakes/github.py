@@ -92,6 +92,7 @@ class FakeGitHub:
     def __init__(self, server: HTTPServer) -> None:
         self.server = server
         self.orgs: dict[str, list[str]] = {}
+        self.users: dict[str, list[str]] = {}
         self.repos: dict[str, FakeRepo] = {}
         self.calls: Counter[str] = Counter()
         self.blob_auth = 0
@@ -128,6 +129,7 @@ class FakeGitHub:
     ROUTES: list[tuple[str, str]] = [
         ("rate_limit", r"/api/v3/rate_limit"),
         ("org_repos", r"/api/v3/orgs/(?P<org>[^/]+)/repos"),
+        ("user_repos", r"/api/v3/users/(?P<user>[^/]+)/repos"),
         ("runs", r"/api/v3/repos/(?P<repo>[^/]+/[^/]+)/actions/runs"),
         (
             "run_zip",
@@ -222,6 +224,11 @@ class FakeGitHub:
         if org not in self.orgs:
             return self._json({"message": "Not Found"}, 404)
         return self._page(request, f"/orgs/{org}/repos", repos, None)
+
+    def _user_repos(self, request: Request, user: str) -> Response:
+        names = self.users.get(user, [])
+        repos = [{"id": i, "full_name": n} for i, n in enumerate(names, start=1)]
+        return self._page(request, f"/users/{user}/repos", repos, None)
 
     def _runs(self, request: Request, repo: str) -> Response:
         runs = self.repo(repo).runs

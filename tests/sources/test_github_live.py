@@ -412,3 +412,18 @@ def test_new_attestations_keep_the_stored_ones(
         "SELECT subject_digest, run_id FROM provenance"
     ).fetchall()
     assert set(provenance) == {(A, 101), (Z, 106)}
+
+
+def test_personal_account_repositories_are_listed_too(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    fake.users["ann"] = ["ann/tools", "ann/dotfiles"]
+    config = settings(tmp_path, fake)
+    assert config.github is not None
+    config.github.organizations = []
+    config.github.repositories = ["ann/*", "!ann/dot*", "*/ignored-owner-glob"]
+
+    scopes = github.live_scopes(config)
+
+    assert [s.scope.split("/", 1)[1] for s in scopes] == ["ann/tools"]
+    assert (fake.calls["org_repos"], fake.calls["user_repos"]) == (1, 1)
