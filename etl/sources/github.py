@@ -20,6 +20,17 @@ done, so a quiet night costs one listing call per repository. A run that is
 unfinished, or whose log could not be read, holds the watermark back and is
 revisited, for up to a week. Known gap: GitHub can list runs by creation time
 only, so a re-run of a run created before the watermark is not seen.
+
+Requests. API calls go one at a time with a short pause, as GitHub asks of
+integrations (concurrent calls are what trips its secondary limits); retries
+and rate-limit waits live in ``etl.sources.http``. An attempt with three or
+more jobs to read is fetched as one run-log zip instead of one call per job.
+Signed download URLs are fetched without the GitHub token.
+
+Attestations are read for the digests a sweep saw pushed, one call per digest.
+Known gaps: attestations whose bundle is not inlined (newer API versions only
+give a ``bundle_url`` to a snappy-compressed copy) are skipped, and the
+organisation bulk-by-digest endpoint is not used.
 """
 
 from __future__ import annotations
