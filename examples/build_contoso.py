@@ -25,10 +25,11 @@ The story, one row per top-level image (what a correct job must conclude):
 | 9 | ECR eu-west-1 / retail/checkout : 20250610.1, latest   | ADO Retail build 5131                       | ado-labels (log also prints it) | @contoso/retail-checkout (CODEOWNERS, Dockerfile from `-f`) | grype scan; NodePort |
 |10 | ECR eu-west-1 / retail/checkout : pr-87                | ADO Retail build 5137 (pull request)        | ado-labels                  | @contoso/retail-checkout (CODEOWNERS) | commit is the merge commit, not the PR head |
 |11 | ECR eu-west-1 / retail/worker : 20250612.3             | ADO Retail build 5140                       | log-digest                  | dana.whitfield@contoso.example (requester) | no CODEOWNERS, no label; running with no scan |
-|12 | GAR gcr.io (contoso-release-test/us) / image-builder   | GitHub contoso/release-tools (case 43)      | tag-time (digest cut in log) | @contoso/release-eng (CODEOWNERS catch-all) | gcr.io-domain Artifact Registry listing |
+|12 | GAR gcr.io (contoso-release-test/us) / image-builder   | GitHub contoso/release-tools (case 43)      | tag-commit (digest cut in log; tag ends with the commit's short SHA) | @contoso/release-eng (CODEOWNERS catch-all) | gcr.io-domain Artifact Registry listing |
 |13 | GAR contoso-prod/ml / scorer : 0.9.1                   | GitHub contoso/ml-scorer release #31        | log-digest (classic docker push) | @contoso/ml-platform (override, image glob) | - |
 |14 | GAR contoso-prod/ml / scorer : 0.9.2                   | GitHub contoso/ml-scorer release #34        | oci-labels (kaniko printed no digest) | @contoso/ml-platform (override) | `.git`-suffixed source label |
 |15 | GAR contoso-prod/shared / base-python : latest         | contoso/platform-images AND contoso/ml-scorer | tag-time, two runs -> ambiguous | -                              | must never be silently picked |
+|15b| GAR contoso-prod/shared / base-node : latest           | GitHub contoso/platform-images nightly #140 | tag-time (kaniko printed no digest) | @contoso/platform (CODEOWNERS catch-all) | only time links it |
 |16 | docker.io / contoso/hub : master (index)               | GitHub contoso/hub (case 09)                | log-digest                  | hub-maintainers (namespace label)  | pods run the index, trivy scanned a platform child |
 |17 | docker.io / contoso/kaniko-demo-image : latest         | GitHub contoso/kaniko-demo (case 17)        | log-digest                  | mei.tanaka@contoso.example (commit author) | no CODEOWNERS, not running |
 
@@ -780,6 +781,22 @@ def build_images() -> None:
         )
     )
     add(
+        synthesize(
+            Image(
+                "base-node",
+                GAR_EUW1,
+                "contoso-prod/shared/base-node",
+                ["latest"],
+                t("2025-06-20T02:03:11.920733Z"),
+            ),
+            base="node",
+            steps=[
+                "RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends tini # buildkit"
+            ],
+            cmd=["node"],
+        )
+    )
+    add(
         Image(
             "hub",
             "docker.io",
@@ -1197,6 +1214,8 @@ def old_kaniko_log(
     job: str,
     push_at: datetime,
     build_args: str = "",
+    base: str = "python:3.12-slim",
+    package: str = "tzdata",
 ) -> str:
     """A self-hosted runner job running a pinned old kaniko executor (prints no digest)."""
     log = Log(start)
@@ -1230,7 +1249,6 @@ def old_kaniko_log(
         "shell: /busybox/sh -e {0}\n##[endgroup]",
         60,
     )
-    base = "python:3.12-slim"
 
     def k(msg: str, gap: float, pad: int = 42) -> None:
         log.wait(gap)
@@ -1244,7 +1262,10 @@ def old_kaniko_log(
     k(f"Retrieving image manifest {base}", 0.01)
     k("Unpacking rootfs as cmd RUN apt-get update requires it.", 0.6)
     k("Taking snapshot of full filesystem...", 9.2)
-    k("RUN apt-get update && apt-get install -y --no-install-recommends tzdata", 0.3)
+    k(
+        f"RUN apt-get update && apt-get install -y --no-install-recommends {package}",
+        0.3,
+    )
     k("cmd: /bin/sh", 0.01)
     # The RUN step itself runs until shortly before the push.
     log.until(push_at - timedelta(seconds=1.25))
@@ -1813,7 +1834,34 @@ def build_github_runs() -> None:
                         ),
                         labels=["self-hosted", "gke"],
                         runner="gke-runner-7c9f6d5b8-x2q4l",
-                    )
+                    ),
+                    GhJob(
+                        44102233446,
+                        "base-node",
+                        1,
+                        t("2025-06-20T02:00:11Z"),
+                        t("2025-06-20T02:03:20Z"),
+                        "success",
+                        [
+                            ("Set up job", "success"),
+                            ("Run actions/checkout@v4", "success"),
+                            ("Run /kaniko/executor", "success"),
+                            ("Complete job", "success"),
+                        ],
+                        old_kaniko_log(
+                            t("2025-06-20T02:00:12.873305Z"),
+                            "contoso/platform-images",
+                            SHA["platform-images/140"],
+                            f"{GAR_EUW1}/contoso-prod/shared/base-node:latest",
+                            "node/Dockerfile",
+                            "base-node",
+                            t("2025-06-20T02:03:10.955021Z"),
+                            base="node:20-bookworm-slim",
+                            package="tini",
+                        ),
+                        labels=["self-hosted", "gke"],
+                        runner="gke-runner-7c9f6d5b8-q7t9n",
+                    ),
                 ],
             ),
         ]
@@ -3219,7 +3267,10 @@ def write_registries(es: Estate) -> None:
     )
     es.json(
         "gar/contoso-prod/europe-west1/shared.json",
-        [gar_item(I["base-python"], "contoso-prod", "europe-west1", "shared")],
+        [
+            gar_item(I[key], "contoso-prod", "europe-west1", "shared")
+            for key in ("base-node", "base-python")
+        ],
         sort=True,
     )
 
@@ -5047,9 +5098,17 @@ MAPPING: dict[
     ),
     "image-builder": (
         "mapped",
-        "tag-time",
+        "tag-commit",
         ("gh", 283912754),
         "@contoso/release-eng",
+        "codeowners",
+        None,
+    ),
+    "base-node": (
+        "mapped",
+        "tag-time",
+        ("gh", 15759988776),
+        "@contoso/platform",
         "codeowners",
         None,
     ),
@@ -5351,14 +5410,19 @@ def write_readme(es: Estate, clusters: list[Cluster]) -> None:
         "  no team label on eks-legacy's `retail` namespace and Azure DevOps states no commit",
         "  author, so the owner is the requester. Running, never scanned.",
         "- **image-builder (case 43).** The Cloud Build log cuts the digest after 21 hex digits, so",
-        "  only tag-time links it: the gcr.io-domain Artifact Registry listing shows",
-        "  `v20191021-7fae937ad` on a digest created inside the run's window. The run's commit",
-        "  starts with `7fae937ad`; tag-commit needs the full SHA in the tag, so it does not apply.",
+        "  no log-digest link. The gcr.io-domain Artifact Registry listing shows",
+        "  `v20191021-7fae937ad` on a digest created inside the run's window (tag-time), and the tag",
+        "  ends with `7fae937ad`, the short SHA of the commit the run built: tag-commit, the",
+        "  stronger rung, decides.",
         "- **ml/scorer.** 0.9.1 was pushed with a classic `docker push` (log-digest). 0.9.2 was",
         "  pushed by an old kaniko that prints no digest; the config's",
         "  `org.opencontainers.image.source` (`https://github.com/contoso/ml-scorer.git`) and",
         "  `.revision` name run #34's repository and commit. The image glob in `owners.toml` decides",
         "  the owner of both.",
+        "- **shared/base-node, tag-time only.** The platform-images nightly pushed",
+        "  `base-node:latest` with an old kaniko that prints no digest; the tag is on a digest",
+        "  created inside that run's window, no other run pushed the repository, and the config",
+        "  has no labels.",
         "- **shared/base-python, ambiguous.** `contoso/platform-images` nightly and a copy of that",
         "  workflow in `contoso/ml-scorer` both pushed `base-python:latest` (kaniko `--reproducible`,",
         "  no digest printed) in overlapping windows; the config has no labels. Neither may be picked.",
