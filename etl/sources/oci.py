@@ -41,7 +41,7 @@ from etl.config import RegistrySettings, Settings, secret
 from etl.errors import ImagetrailError, InputError, SourceError
 from etl.normalize import mask_secrets, normalize_digest, parse_ref
 from etl.sources import Extracted, Rows, Scope, SweepContext
-from etl.sources.http import plain_retry
+from etl.sources.http import TIMEOUT_SECONDS, plain_retry
 
 logger = logging.getLogger(__name__)
 
@@ -1462,9 +1462,6 @@ class _Bearer(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token}"
         return request
-
-
-TIMEOUT_SECONDS = 30
 
 
 def registry_session() -> requests.Session:

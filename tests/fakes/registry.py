@@ -683,3 +683,25 @@ def github_attestation_bundle(subject: str, run_id: int, attempt: int) -> bytes:
         "dsseEnvelope": envelope,
     }
     return json.dumps(bundle).encode()
+
+
+@contextmanager
+def registries(folder: Path, binary: str) -> Iterator[Any]:
+    """A ``start(auth=None)`` function; every registry it started stops at exit."""
+    started: list[RegistryServer] = []
+
+    def start(auth: str | None = None) -> RegistryServer:
+        server = RegistryServer(
+            binary, folder / f"registry-{len(started)}", auth, USERS
+        )
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+USERS = {"ci-reader": "s3cret-pass"}

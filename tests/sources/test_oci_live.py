@@ -26,12 +26,12 @@ from tests.fakes.registry import (
     recorded_requests,
     referrer,
     referrers_index,
+    registries,
     slsa_v02,
 )
 
 pytestmark = pytest.mark.registry
 
-USERS = {"ci-reader": "s3cret-pass"}
 ADO = {
     "com.azure.dev.image.system.teamfoundationcollectionuri": "https://dev.azure.com/contoso/",
     "com.azure.dev.image.build.builduri": "vstfs:///Build/Build/101",
@@ -47,20 +47,9 @@ OCI_LABELS = {
 @pytest.fixture
 def start_registry(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
     binary = require_sysdep("docker-registry")
-    started: list[RegistryServer] = []
-
-    def start(auth: str | None = None) -> RegistryServer:
-        if auth == "htpasswd":
-            require_sysdep("htpasswd")
-        server = RegistryServer(
-            binary, tmp_path / f"registry-{len(started)}", auth, USERS
-        )
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+    require_sysdep("htpasswd")
+    with registries(tmp_path, binary) as start:
+        yield start
 
 
 def settings(tmp_path: Path, *entries: RegistrySettings) -> Settings:
