@@ -56,12 +56,14 @@ class AcrTasks(Tool):
     def feed(self, line: Line) -> None:
         text = line.text
         if "ush" in text:
-            if m := ACR_PUSHING_RE.match(text):
+            if text.startswith("Pushing image: ") and (m := ACR_PUSHING_RE.match(text)):
                 ref = parse_image_ref(m.group("ref"))
                 if ref is not None:
                     self.ctx.announce(ref.with_tag("latest"), "acr-task", line)
                 return
-            if m := ACR_PUSHED_RE.match(text):
+            if text.startswith("Successfully pushed image: ") and (
+                m := ACR_PUSHED_RE.match(text)
+            ):
                 ref = parse_image_ref(m.group("ref"))
                 if ref is not None:
                     self.ctx.emit("acr-task", line, ref.with_tag("latest"), True)

@@ -156,12 +156,12 @@ class ContainersImage(Tool):
             self._end(written or self.copy.start, True if written else None)
 
     def _push_line(self, line: Line, text: str) -> bool:
-        if m := COMMAND_RE.search(text):
+        if ("podman" in text or "buildah" in text) and (m := COMMAND_RE.search(text)):
             self._start(
                 line, destination(m.group("args"), m.group("tool")), m.group("tool")
             )
             return True
-        if m := SUCCESS_RE.search(text):
+        if "Successfully pushed " in text and (m := SUCCESS_RE.search(text)):
             ref = parse_image_ref(m.group("ref"))
             if ref is not None and (ref.digest or ref.tag):
                 self.ctx.emit("buildah", line, ref, True)
@@ -169,7 +169,9 @@ class ContainersImage(Tool):
                     self.copy = None
                     self.busy = False
             return True
-        if m := OPENSHIFT_PUSHING_RE.match(text):
+        if text.startswith("Pushing image ") and (
+            m := OPENSHIFT_PUSHING_RE.match(text)
+        ):
             self._start(line, parse_image_ref(m.group("ref")), "buildah")
             return True
         return False

@@ -21,7 +21,8 @@ from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, expand_abbreviation, full_digest, parse_image_ref
 
 PLAIN_RE = re.compile(r"^#(?P<vertex>\d+) (?P<rest>.*)$")
-TTY_RE = re.compile(r"^=> (?P<sub>=> )?(?P<rest>.*?)(?:\s+\d+(?:\.\d+)?s)?$")
+# A TTY frame shows a step's duration once the step has finished.
+TTY_RE = re.compile(r"^=> (?P<sub>=> )?(?P<rest>.*?)(?P<took>\s+\d+(?:\.\d+)?s)?$")
 EXPORT_RE = re.compile(
     r"^exporting (?P<kind>manifest list|attestation manifest|manifest)"
     r" (?P<digest>sha256:\S+)"
@@ -73,13 +74,16 @@ class BuildKit(Tool):
 
     def feed(self, line: Line) -> None:
         text = line.text
-        m = PLAIN_RE.match(text)
+        m = PLAIN_RE.match(text) if text[0] == "#" else None
         if m:
             self._vertex_line(line, m.group("vertex"), m.group("rest"))
         elif text.startswith("=> "):
             t = TTY_RE.match(text)
             if t:
-                self._vertex_line(line, TTY_VERTEX, t.group("rest"))
+                rest = t.group("rest")
+                if t.group("took") and rest.startswith("pushing "):
+                    rest += " done"
+                self._vertex_line(line, TTY_VERTEX, rest)
         elif "failed to " in text:
             if "failed to push" in text:
                 self._failed_push(line, text)

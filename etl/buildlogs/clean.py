@@ -60,7 +60,8 @@ def clean_line(no: int, raw: str) -> Line | None:
         text = parts[-1] if parts else ""
     if "\x1b" in text or "[" in text:
         text = ANSI_RE.sub("", text)
-    text = CONTROL_RE.sub("", text)
+    if not text.isprintable():
+        text = CONTROL_RE.sub("", text)
     text, marker, cloud_build = _strip_prefixes(text)
     text = _unwrap_structured(text).rstrip()
     if not text:

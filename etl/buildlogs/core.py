@@ -23,6 +23,7 @@ from etl.normalize import mask_secrets
 logger = logging.getLogger(__name__)
 
 MAX_ANNOUNCED = 64
+ANNOUNCED_LINES = 20_000
 MAX_MENTIONS = 64
 MENTION_LINES = 50_000
 PATH_RE = re.compile(r"(?i)(?:docker|container)file")
@@ -73,6 +74,7 @@ class Context:
     )
     mentions: deque[Mention] = field(default_factory=lambda: deque(maxlen=MAX_MENTIONS))
     cloud_build: bool = False
+    busy_tools: set[Tool] = field(default_factory=set)
 
     def announce(self, ref: Ref, tool: str, line: Line) -> None:
         for old in self.announced:
@@ -88,10 +90,16 @@ class Context:
                 return a
         return None
 
-    def announced_tag(self, tag: str) -> Announcement | None:
-        """The latest announcement, claimed or not, of a ref with this tag."""
+    def announced_tag(self, tag: str, now: int, claimed: bool) -> Announcement | None:
+        """The latest recent announcement of a ref with this tag.
+
+        With ``claimed`` false only announcements no push output has used yet;
+        with it true any, for output a CI system prints twice.
+        """
         for a in reversed(self.announced):
-            if a.ref.tag == tag:
+            if now - a.line_no > ANNOUNCED_LINES:
+                return None
+            if a.ref.tag == tag and (claimed or not a.claimed):
                 return a
         return None
 
@@ -138,10 +146,20 @@ class Context:
 class Tool:
     """Base of the per-tool state machines."""
 
-    busy = False
-
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    @property
+    def busy(self) -> bool:
+        """Whether this tool needs every line, not only candidate lines."""
+        return self in self.ctx.busy_tools
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        if value:
+            self.ctx.busy_tools.add(self)
+        else:
+            self.ctx.busy_tools.discard(self)
 
     def feed(self, line: Line) -> None:
         raise NotImplementedError
@@ -164,7 +182,10 @@ class Parser:
 
         self.ctx = Context(lookback)
         self.tools = [tool(self.ctx) for tool in TOOLS]
-        self.busy = False
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.ctx.busy_tools)
 
     def feed(self, no: int, raw: str) -> None:
         line = clean_line(no, raw)
@@ -176,7 +197,6 @@ class Parser:
             self.ctx.note_dockerfile(line)
         for tool in self.tools:
             tool.feed(line)
-        self.busy = any(tool.busy for tool in self.tools)
 
     def finish(self) -> list[PushEvent]:
         for tool in self.tools:

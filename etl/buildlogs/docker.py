@@ -122,17 +122,17 @@ class DockerPush(Tool):
         self.busy = False
 
     def _push_line(self, line: Line, text: str) -> bool:
-        m = COMMAND_RE.search(text)
+        m = COMMAND_RE.search(text) if "docker" in text or "nerdctl" in text else None
         if m:
             ref = command_ref(m.group("args"))
             if ref is not None:
                 self.ctx.announce(ref, "docker", line)
             return True
-        m = START_RE.search(text)
+        m = START_RE.search(text) if "push refers to" in text else None
         if m:
             self._open(line, m.group("repo"))
             return True
-        m = V1_TAG_RE.search(text)
+        m = V1_TAG_RE.search(text) if "Pushing tag for rev" in text else None
         if m:
             ref = parse_image_ref(m.group("repo"))
             if ref is not None:
@@ -157,11 +157,11 @@ class DockerPush(Tool):
         self.busy = True
 
     def _digest_line(self, line: Line, text: str) -> bool:
-        m = DIGEST_RE.search(text)
+        m = DIGEST_RE.search(text) if ": digest: " in text else None
         if m:
             self._digest(line, m.group("tag"), m.group("digest"))
             return True
-        m = OLD_DIGEST_RE.match(text)
+        m = OLD_DIGEST_RE.match(text) if text.startswith("Digest: ") else None
         open_sessions = [s for s in self.sessions if not s.done and s.old_era]
         if m and open_sessions:
             session = open_sessions[-1]
@@ -172,29 +172,37 @@ class DockerPush(Tool):
         return False
 
     def _digest(self, line: Line, tag: str, digest_text: str) -> None:
-        session = self._session_with_tag(tag)
+        """A ``TAG: digest:`` line: find which repository the tag belongs to."""
         digest = full_digest(digest_text)
-        if session is not None:
-            self.ctx.emit(session.tool, line, Ref(session.image, tag, digest), True)
-            self._close(session)
-            return
-        # The start of the push is not in the log: find who announced this tag.
-        announced = self.ctx.announced_tag(tag)
-        if announced is not None:
+        open_sessions = [s for s in self.sessions if not s.done]
+        for session in reversed(open_sessions):
+            if session.tag == tag:
+                self._pushed(session, line, tag, digest)
+                return
+        latest = open_sessions[-1] if open_sessions else None
+        # A push whose ``The push refers to`` line is not in the log (Docker@2
+        # prints it only in its debug echo): the CI line that announced it.
+        announced = self.ctx.announced_tag(tag, line.no, claimed=False)
+        if announced and (latest is None or announced.line_no > latest.start.no):
+            announced.claimed = True
             ref = Ref(announced.ref.image, tag, digest)
             self.ctx.emit(announced.tool, line, ref, True)
+        elif latest is not None:
+            self._pushed(latest, line, tag, digest)
+        elif announced := self.ctx.announced_tag(tag, line.no, claimed=True):
+            self.ctx.emit(
+                announced.tool, line, Ref(announced.ref.image, tag, digest), True
+            )
+        elif untagged := [s for s in self.sessions if s.tag is None]:
+            # ``docker push -a`` (or an old client pushing every tag of a repo)
+            # prints one digest line per tag.
+            self._pushed(untagged[-1], line, tag, digest)
 
-    def _session_with_tag(self, tag: str) -> Session | None:
-        for session in reversed(self.sessions):
-            if session.tag == tag:
-                return session
-        open_sessions = [s for s in self.sessions if not s.done]
-        if open_sessions:
-            return open_sessions[-1]
-        # ``docker push -a`` (or any push of an untagged repo) prints one digest
-        # line per tag after the first.
-        done = [s for s in self.sessions if s.tag is None]
-        return done[-1] if done else None
+    def _pushed(
+        self, session: Session, line: Line, tag: str, digest: str | None
+    ) -> None:
+        self.ctx.emit(session.tool, line, Ref(session.image, tag, digest), True)
+        self._close(session)
 
     def _session_for(self, image: str) -> Session | None:
         for session in reversed(self.sessions):

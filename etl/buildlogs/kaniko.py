@@ -38,19 +38,19 @@ class Kaniko(Tool):
         text = line.text
         if "ush" not in text:
             return
-        if m := CACHE_RE.search(text):
+        if "Pushing layer " in text and (m := CACHE_RE.search(text)):
             ref = parse_image_ref(m.group("ref"))
             if ref is not None:
                 self.cache_images.append(ref.image)
-        elif m := PUSHING_RE.search(text):
+        elif "Pushing image to " in text and (m := PUSHING_RE.search(text)):
             self._pushing(line, m.group("ref"))
-        elif m := PUSHED_RE.search(text):
-            self._pushed(line, m.group("ref"))
-        elif PUSHED_COUNT_RE.search(text):
+        elif "Pushed image to " in text and PUSHED_COUNT_RE.search(text):
             while self.pending:
                 ref, _ = self.pending.popleft()
                 self.ctx.emit("kaniko", line, ref, True)
-        elif m := FAILED_RE.search(text + " "):
+        elif "Pushed " in text and (m := PUSHED_RE.search(text)):
+            self._pushed(line, m.group("ref"))
+        elif "push" in text and (m := FAILED_RE.search(text + " ")):
             ref = parse_image_ref(m.group("ref") or m.group("quoted"))
             if ref is not None:
                 self._failed(line, ref.with_tag("latest"))

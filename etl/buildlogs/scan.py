@@ -13,7 +13,6 @@ each line. Both hand the parser exactly the same lines.
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import io
 import logging
@@ -147,6 +146,27 @@ def _scan(fh: BinaryIO) -> list[PushEvent]:
     return scanner.finish()
 
 
+def _needle_positions(work: bytes) -> list[int]:
+    """Offsets in work of each needle (``is_candidate`` at C speed)."""
+    hits = []
+    find = work.find
+    pos = find(b"sha256:")
+    while pos >= 0:
+        if work[max(0, pos - CONTEXT_BYTES) : pos].endswith(B_DIGEST_CONTEXTS):
+            hits.append(pos)
+        pos = find(b"sha256:", pos + 7)
+    pos = find(b"ush")
+    while pos >= 0:
+        if pos and work[pos - 1] in B_PUSH_LEADS:
+            hits.append(pos)
+        pos = find(b"ush", pos + 3)
+    pos = find(b"erfile")
+    while pos >= 0:
+        hits.append(pos)
+        pos = find(b"erfile", pos + 6)
+    return hits
+
+
 class _BlockScanner:
     """Finds candidate lines in blocks of bytes and feeds them to a ``Parser``.
 
@@ -206,60 +226,39 @@ class _BlockScanner:
             self.parser.feed(no, text)
 
     def _block(self, work: bytes) -> None:
-        ends = np.flatnonzero(np.frombuffer(work, dtype=np.uint8) == 10).tolist()
+        """Feed the candidate lines of work, and every line while a tool is busy."""
         self.work = work
-        candidates = sorted(set(self._needle_lines(work, ends)))
+        hits = _needle_positions(work)
+        ends = np.flatnonzero(np.frombuffer(work, dtype=np.uint8) == 10)
         base = self.lines_before
-        parser = self.parser
-        i, n = 0, len(ends)
-        while parser.busy and i < n:  # a push still open at the end of the last block
-            self._feed_index(work, ends, i, base)
-            i += 1
-        for c in candidates:
-            if c < i:
-                continue
-            i = c
-            while True:
-                self._feed_index(work, ends, i, base)
-                i += 1
-                if not parser.busy or i >= n:
-                    break
-        self.lines_before = base + n
+        i = self._feed_while_busy(work, ends, 0, base, first=False)
+        if hits:
+            for c in sorted(set(np.searchsorted(ends, hits).tolist())):
+                if c >= i:
+                    i = self._feed_while_busy(work, ends, c, base, first=True)
+        self.lines_before = base + len(ends)
         self.tail = (self.tail + work)[-LOOKBACK_BYTES:]
 
-    def _feed_index(self, work: bytes, ends: list[int], i: int, base: int) -> None:
-        start = ends[i - 1] + 1 if i else 0
-        end = ends[i]
-        if end - start > MAX_LINE_BYTES:
-            end = start + MAX_LINE_BYTES
-            self.cut_lines += 1
-        self.line_start = start
-        self.parser.feed(base + i + 1, work[start:end].decode("utf-8", "replace"))
-
-    def _needle_lines(self, work: bytes, ends: list[int]) -> Iterator[int]:
-        """Indexes of the lines of work holding a needle in their first 64 KiB."""
-        find = work.find
-        pos = find(b"sha256:")
-        while pos >= 0:
-            if work[max(0, pos - CONTEXT_BYTES) : pos].endswith(B_DIGEST_CONTEXTS):
-                yield from self._index_if_kept(work, ends, pos)
-            pos = find(b"sha256:", pos + 7)
-        pos = find(b"ush")
-        while pos >= 0:
-            if pos and work[pos - 1] in B_PUSH_LEADS:
-                yield from self._index_if_kept(work, ends, pos)
-            pos = find(b"ush", pos + 3)
-        pos = find(b"erfile")
-        while pos >= 0:
-            yield from self._index_if_kept(work, ends, pos)
-            pos = find(b"erfile", pos + 6)
-
-    @staticmethod
-    def _index_if_kept(work: bytes, ends: list[int], pos: int) -> Iterator[int]:
-        i = bisect.bisect_left(ends, pos)
-        start = ends[i - 1] + 1 if i else 0
-        if pos - start < MAX_LINE_BYTES:
-            yield i
+    def _feed_while_busy(
+        self, work: bytes, ends: np.ndarray, i: int, base: int, first: bool
+    ) -> int:
+        """Feed line i (if first) and the lines after it while the parser is busy."""
+        n = len(ends)
+        parser = self.parser
+        while i < n and (first or parser.busy):
+            first = False
+            start = int(ends[i - 1]) + 1 if i else 0
+            end = int(ends[i])
+            self.line_start = start
+            if end - start > MAX_LINE_BYTES:
+                self.cut_lines += 1
+                text = work[start : start + MAX_LINE_BYTES].decode("utf-8", "replace")
+                if parser.busy or is_candidate(text):
+                    parser.feed(base + i + 1, text)
+            else:
+                parser.feed(base + i + 1, work[start:end].decode("utf-8", "replace"))
+            i += 1
+        return i
 
     def nearest(self, needle: str, max_bytes: int) -> str | None:
         """The closest line before the current one containing needle (lookback)."""
