@@ -62,8 +62,11 @@ by_label AS (
     GROUP BY ALL
 ),
 by_author AS (
-    SELECT registry, repository, digest, commit_author AS owner,
-           commit_author || ', because they authored commit ' || left(commit_sha, 7)
+    -- The address reaches the author; the name is kept in the reason.
+    SELECT registry, repository, digest,
+           coalesce(nullif(regexp_extract(commit_author, '<([^>]+)>', 1), ''),
+                    commit_author) AS owner,
+           commit_author || ' authored commit ' || left(commit_sha, 7)
            || ' that ' || pipeline || ' #' || run_number || ' built' AS reason
     FROM mapped WHERE commit_author IS NOT NULL AND commit_author <> ''
 ),
