@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from tests.fakes.registry import (
 )
 
 pytestmark = pytest.mark.registry
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "registries"
 
 ADO = {
     "com.azure.dev.image.system.teamfoundationcollectionuri": "https://dev.azure.com/contoso/",
@@ -437,3 +440,48 @@ def test_doctor_checks_name_the_fix(
     ]
     assert "check the credentials" in checks[1][2]
     assert checks[2][2] == "set NOT_SET (named in the config)"
+
+
+def test_imagetrail_run_with_one_registry_links_the_attested_image(
+    start_registry: Callable[..., RegistryServer], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from etl.cli import cli
+
+    registry = start_registry()
+    estate = Estate()
+    estate.push(Pusher(registry.url))
+    export = tmp_path / "export" / "github" / "contoso" / "api"
+    export.mkdir(parents=True)
+    runs = json.loads((DATA / "github-runs.json").read_text())
+    (export / "runs.json").write_text(json.dumps(runs))
+    config = tmp_path / "imagetrail.toml"
+    config.write_text(
+        f'[warehouse]\npath = "{tmp_path / "w.duckdb"}"\n'
+        f'[reports]\nout = "{tmp_path / "out"}"\n'
+        f'[[registry]]\ntype = "oci"\nurl = "{registry.url}"\n'
+        f'[[export]]\npath = "{tmp_path / "export"}"\n'
+    )
+
+    outcome = CliRunner().invoke(cli, ["run", "--config", str(config)])
+
+    assert outcome.exit_code == 0, outcome.output
+    wh = Warehouse(tmp_path / "w.duckdb", read_only=True)
+    try:
+        mapped = rows(
+            wh,
+            "SELECT m.digest, m.status, m.method, r.run_id, r.attempt "
+            "FROM image_mapping m LEFT JOIN ci_runs r USING (run_key) "
+            "WHERE m.repository = 'contoso/api' AND m.kind IN ('index', 'image')",
+        )
+        kinds = rows(wh, "SELECT kind, count(*) FROM images GROUP BY kind")
+    finally:
+        wh.close()
+    assert mapped == {
+        (estate.index.digest, "mapped", "attestation", 42, 2),
+        (estate.amd64.digest, "mapped", "attestation", 42, 2),
+        # Its Docker@2 labels name an Azure DevOps build this estate does not hold.
+        (estate.arm64.digest, "unmapped", None, None, None),
+    }
+    assert kinds == {("index", 1), ("image", 3), ("attestation", 1), ("artifact", 3)}
