@@ -36,6 +36,7 @@ LOAD_POLICY: dict[str, tuple[str, tuple[str, ...]]] = {
     "provenance": ("scope", ()),
     "workloads": ("scope", ()),
     "findings": ("scope", ()),
+    "scans": ("scope", ()),
     "owner_rules": ("scope", ()),
 }
 

@@ -116,9 +116,43 @@ def _raise(error: Exception, ctx: SweepContext) -> Extracted:
 
 
 def _extract_file(path: Path, ctx: SweepContext) -> Extracted:
-    rows = finding_rows(_read(path), path)
+    doc = _read(path)
+    rows = finding_rows(doc, path)
     logger.info("scan %s: %s findings", path, len(rows))
-    return Extracted(tables={"findings": rows})
+    return Extracted(tables={"findings": rows, "scans": scan_rows(doc, rows)})
+
+
+def scan_rows(doc: Any, findings: Rows) -> Rows:
+    """One row per image a report looked at, so a clean scan still counts as a scan."""
+    if isinstance(doc, dict) and "SchemaVersion" in doc:
+        scanned = [("trivy", trivy_image(doc))]
+    elif isinstance(doc, dict) and "matches" in doc:
+        scanned = [
+            ("grype", grype_image((doc.get("source") or {}).get("target") or {}))
+        ]
+    else:
+        scanned = [
+            ("trivy-operator", operator_image(r.get("report") or {}))
+            for r in _operator_reports(doc) or []
+        ]
+    rows = []
+    for scanner, image in scanned:
+        count = sum(
+            1
+            for f in findings
+            if (f["digest"], f["config_digest"], f["image"])
+            == (image.digest, image.config_digest, image.image)
+        )
+        rows.append(
+            {
+                "digest": image.digest,
+                "config_digest": image.config_digest,
+                "image": image.image,
+                "scanner": scanner,
+                "findings": count,
+            }
+        )
+    return rows
 
 
 def _read(path: Path) -> Any:

@@ -40,6 +40,15 @@ SELECT registry, repository, digest,
 FROM matched
 GROUP BY ALL;
 
+-- Top-level images some scanner looked at, found something or not.
+CREATE OR REPLACE TABLE scanned_images AS
+SELECT DISTINCT i.registry, i.repository, i.family_digest AS digest
+FROM scans s
+JOIN stg_images i
+    ON (i.digest = s.digest OR (s.config_digest IS NOT NULL
+                                AND i.config_digest = s.config_digest))
+   AND (s.image IS NULL OR repo_path(s.image) = i.repository);
+
 CREATE OR REPLACE MACRO exposure_rank(e) AS CASE e
     WHEN 'load-balancer' THEN 4 WHEN 'ingress' THEN 3 WHEN 'gateway' THEN 3
     WHEN 'node-port' THEN 2 ELSE 0 END;
@@ -65,7 +74,8 @@ SELECT m.registry, m.repository, m.image, m.digest, m.kind, m.tags, m.pushed_at,
        r.commit_sha AS commit, r.system, r.branch,
        coalesce(v.critical, 0) AS critical, coalesce(v.high, 0) AS high,
        coalesce(v.medium, 0) AS medium, coalesce(v.low, 0) AS low,
-       coalesce(v.fixable, 0) AS fixable, v.digest IS NOT NULL AS scanned,
+       coalesce(v.fixable, 0) AS fixable,
+       v.digest IS NOT NULL OR sc.digest IS NOT NULL AS scanned,
        coalesce(v.vulns, []) AS vulns,
        coalesce(w.exposed, false) AS exposed, coalesce(w.exposure, 'none') AS exposure,
        w.workloads IS NOT NULL AS running, coalesce(w.workloads, []) AS workloads
@@ -74,4 +84,5 @@ LEFT JOIN image_owners o USING (registry, repository, digest)
 LEFT JOIN stg_runs r ON r.run_key = m.run_key
 LEFT JOIN image_vulns v USING (registry, repository, digest)
 LEFT JOIN runs_where w USING (registry, repository, digest)
+LEFT JOIN scanned_images sc USING (registry, repository, digest)
 WHERE m.top_level;
