@@ -18,7 +18,9 @@ CLEAN_TRIVY = {
         "RepoTags": ["contosoacr.azurecr.io/app:1.0"],
         "RepoDigests": ["contosoacr.azurecr.io/app@sha256:" + "a" * 64],
     },
-    "Results": [{"Target": "app (alpine 3.20.3)", "Class": "os-pkgs", "Type": "alpine"}],
+    "Results": [
+        {"Target": "app (alpine 3.20.3)", "Class": "os-pkgs", "Type": "alpine"}
+    ],
 }
 
 
