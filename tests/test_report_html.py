@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,10 +43,8 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def browser() -> Iterator[Browser]:
     chromium = require_sysdep("chromium")
-    # Chromium writes crash reports under $HOME even with a profile dir of its own.
-    os.environ.setdefault("HOME", str(tmp_path_factory.mktemp("home")))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS
