@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -317,14 +318,14 @@ def test_md_text(text: str, expected: str) -> None:
 
 
 def test_report_command_rewrites_reports_from_a_read_only_warehouse(
-    tmp_path: Path,
+    estate: Warehouse, tmp_path: Path
 ) -> None:
     """`imagetrail report` opens the warehouse read-only; report SQL only reads."""
-    build_estate(tmp_path / "estate.duckdb").close()
+    estate.con.execute("CHECKPOINT")
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(estate.path, db)
     out = tmp_path / "again"
-    result = CliRunner().invoke(
-        cli, ["report", "--db", str(tmp_path / "estate.duckdb"), "--out", str(out)]
-    )
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'owners' / 'legacy-team.md'}" in result.output
     assert "legacy-team" in (out / "index.html").read_text()
