@@ -88,6 +88,21 @@ IMAGE_COLUMNS = (
     "annotations",
 )
 
+PROVENANCE_COLUMNS = (
+    "subject_digest",
+    "registry",
+    "repository",
+    "source_repo",
+    "commit_sha",
+    "builder_id",
+    "run_id",
+    "run_attempt",
+    "workflow_path",
+    "dockerfile",
+    "kind",
+    "evidence",
+)
+
 # cosign's tag schema (sha256-<hex>.sig/.att/.sbom) and the OCI referrers tag
 # schema (sha256-<hex>) name the subject in the tag itself.
 SUBJECT_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$")
@@ -583,8 +598,7 @@ def describe_repository(
     Digests are immutable: a digest found in ``known`` (the stored rows) is
     re-emitted as stored, with its children, and none of its bytes is read again.
     """
-    describer = _Describer(registry, repository, store, known, known_provenance)
-    describer.listing = {entry.digest: entry for entry in listed}
+    describer = _Describer(registry, repository, listed, store, known, known_provenance)
     for entry in listed:
         describer.listed(entry)
     result = Extracted(problems=describer.problems)
@@ -612,12 +626,14 @@ class _Describer:
         self,
         registry: str,
         repository: str,
+        listed: Sequence[Listed],
         store: ContentStore,
         known: Sequence[dict[str, Any]],
         known_provenance: Sequence[dict[str, Any]],
     ) -> None:
         self.registry = registry
         self.repository = repository
+        self.listing = {entry.digest: entry for entry in listed}
         self.store = store
         self.known: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.known_children: dict[str, list[str]] = defaultdict(list)
@@ -627,7 +643,6 @@ class _Describer:
             if clean.get("parent_digest"):
                 self.known_children[clean["parent_digest"]].append(clean["digest"])
         self.known_provenance = list(known_provenance)
-        self.listing: dict[str, Listed] = {}
         self.rows: dict[tuple[str, str | None], dict[str, Any]] = {}
         self.statements: Rows = []
         self.problems: list[str] = []
@@ -986,22 +1001,6 @@ class _Describer:
         except InputError as exc:
             self.problems.append(f"{self.registry}/{self.repository}: {exc}")
             return None
-
-
-PROVENANCE_COLUMNS = (
-    "subject_digest",
-    "registry",
-    "repository",
-    "source_repo",
-    "commit_sha",
-    "builder_id",
-    "run_id",
-    "run_attempt",
-    "workflow_path",
-    "dockerfile",
-    "kind",
-    "evidence",
-)
 
 
 def _clean_known(row: dict[str, Any]) -> dict[str, Any]:

@@ -138,6 +138,7 @@ class Estate:
         )
 
 
+@pytest.mark.registry
 def test_sweep_lists_reads_new_manifests_and_collects_findings(
     aws: Any, registry: RegistryServer, fresh_db: Warehouse, tmp_path: Path
 ) -> None:
@@ -187,6 +188,7 @@ def test_sweep_lists_reads_new_manifests_and_collects_findings(
     assert configs == [{"c": True}]
 
 
+@pytest.mark.registry
 def test_a_quiet_night_calls_no_batch_get_image_and_reads_no_blob(
     aws: Any, registry: RegistryServer, fresh_db: Warehouse, tmp_path: Path
 ) -> None:
@@ -219,6 +221,7 @@ def test_a_quiet_night_calls_no_batch_get_image_and_reads_no_blob(
     assert rows(fresh_db, "SELECT digest, vuln_id, package FROM findings") == findings
 
 
+@pytest.mark.registry
 def test_a_missing_repository_fails_only_its_scope(
     aws: Any, registry: RegistryServer, fresh_db: Warehouse, tmp_path: Path
 ) -> None:

@@ -100,6 +100,7 @@ class Estate:
         fake.repos["charts"] = Repo(format="MAVEN")
 
 
+@pytest.mark.registry
 def test_sweep_lists_docker_repositories_and_reads_labels_through_v2(
     fake: FakeArtifactRegistry,
     registry: RegistryServer,
@@ -143,6 +144,7 @@ def test_sweep_lists_docker_repositories_and_reads_labels_through_v2(
     assert fake.log.count(f"{listing}/dockerImages") == 2
 
 
+@pytest.mark.registry
 def test_a_quiet_night_reads_only_the_listing(
     fake: FakeArtifactRegistry,
     registry: RegistryServer,
@@ -164,6 +166,7 @@ def test_a_quiet_night_reads_only_the_listing(
     assert rows(fresh_db, "SELECT digest, kind, labels::VARCHAR FROM images") == before
 
 
+@pytest.mark.registry
 def test_missing_refused_and_garbled_repositories_fail_only_their_scopes(
     fake: FakeArtifactRegistry,
     registry: RegistryServer,
