@@ -140,12 +140,11 @@ def sweep_scope(wh: Warehouse, scope: Scope, result: RunResult) -> None:
 def transform(wh: Warehouse, settings: Settings) -> None:
     """Run sql/models in order; CODEOWNERS matching sits between links and owners."""
     wh.con.execute("SET VARIABLE threshold = ?", [settings.threshold])
-    keys = pd.DataFrame(
-        {"key": settings.owners.labels, "ord": range(len(settings.owners.labels))}
+    wh.con.execute(
+        "CREATE OR REPLACE TABLE owner_label_keys (key VARCHAR, ord INTEGER)"
     )
-    wh.con.register("_keys", keys)
-    wh.con.execute("CREATE OR REPLACE TABLE owner_label_keys AS SELECT * FROM _keys")
-    wh.con.unregister("_keys")
+    for i, key in enumerate(settings.owners.labels):
+        wh.con.execute("INSERT INTO owner_label_keys VALUES (?, ?)", [key, i])
     for path in sorted((SQL_DIR / "models").glob("*.sql")):
         if path.name.startswith("030"):
             match_codeowners(wh)

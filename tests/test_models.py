@@ -430,3 +430,11 @@ def test_threshold_drops_weak_links(fresh_db: Warehouse) -> None:
     row = mapping(fresh_db)["web@ww"]
     assert row["status"] == "unmapped"
     assert "below the mapping threshold 0.7" in row["reason"]
+
+
+def test_no_label_keys_means_no_label_owners(fresh_db: Warehouse) -> None:
+    fill_estate(fresh_db)
+    settings = sample_settings()
+    settings.owners.labels = []
+    transform(fresh_db, settings)
+    assert mapping(fresh_db)["api@aa"]["owner_source"] == "codeowners"
