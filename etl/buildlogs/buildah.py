@@ -177,7 +177,8 @@ class ContainersImage(Tool):
         return False
 
     def _from_skopeo_command(self, line: Line) -> None:
-        command = self.ctx.lookback.nearest("skopeo", SKOPEO_LOOKBACK_BYTES)
+        found = self.ctx.lookback.nearest_lines(("skopeo",), SKOPEO_LOOKBACK_BYTES, 1)
+        command = found[0] if found else None
         if command is None or command == self.skopeo_command:
             return  # no copy command, or its copy was already read (now a pull)
         self.skopeo_command = command

@@ -42,6 +42,7 @@ class Pending:
     ref: Ref
     line: Line
     tool: str
+    dockerfile: str | None
 
 
 @dataclass
@@ -148,17 +149,22 @@ class BuildKit(Tool):
         if key_ref in vertex.settled:
             return
         if key_ref not in vertex.pending:
-            vertex.pending[key_ref] = Pending(ref, line, tool)
+            dockerfile = self.ctx.dockerfile_for(ref.image)
+            vertex.pending[key_ref] = Pending(ref, line, tool, dockerfile)
         if done:
-            pending = vertex.pending.pop(key_ref)
-            vertex.settled.add(key_ref)
-            self.ctx.emit(pending.tool, pending.line, pending.ref, True)
+            self._emit(vertex.pending.pop(key_ref), vertex, True)
 
     def _settle(self, vertex: Vertex, pushed: bool, line: Line | None = None) -> None:
-        for key_ref, pending in vertex.pending.items():
-            vertex.settled.add(key_ref)
-            self.ctx.emit(pending.tool, line or pending.line, pending.ref, pushed)
+        for pending in list(vertex.pending.values()):
+            self._emit(pending, vertex, pushed, line)
         vertex.pending.clear()
+
+    def _emit(
+        self, pending: Pending, vertex: Vertex, pushed: bool, line: Line | None = None
+    ) -> None:
+        vertex.settled.add((pending.ref.image, pending.ref.tag))
+        line = line or pending.line
+        self.ctx.emit(pending.tool, line, pending.ref, pushed, pending.dockerfile)
 
     def _failed_push(self, line: Line, text: str) -> None:
         m = FAILED_PUSH_RE.search(text + " ")
@@ -168,8 +174,7 @@ class BuildKit(Tool):
         for vertex in self.vertices.values():
             pending = vertex.pending.pop((ref.image, ref.tag), None)
             if pending is not None:
-                vertex.settled.add((ref.image, ref.tag))
-                self.ctx.emit(pending.tool, line, pending.ref, False)
+                self._emit(pending, vertex, False, line)
                 return
         self.ctx.emit("buildkit", line, ref, False)
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_ANNOUNCED = 64
 ANNOUNCED_LINES = 20_000
 MAX_MENTIONS = 64
+DOCKERFILE_NEEDLE = "erfile"
 MENTION_LINES = 50_000
 PATH_RE = re.compile(r"(?i)(?:docker|container)file")
 FILE_OPTION_RE = re.compile(
@@ -39,8 +40,10 @@ TAG_OPTION_RE = re.compile(r"(?:^|\s)(?:-t|--tag|--destination)(?:=|\s+)(?P<ref>
 class Lookback(Protocol):
     """Recent raw lines before the one being parsed (bounded)."""
 
-    def nearest(self, needle: str, max_bytes: int) -> str | None:
-        """The closest earlier line containing needle within max_bytes, if any."""
+    def nearest_lines(
+        self, needles: tuple[str, ...], max_bytes: int, limit: int
+    ) -> list[str]:
+        """Up to limit earlier lines within max_bytes with a needle, nearest first."""
         ...
 
 
@@ -54,13 +57,17 @@ class Announcement:
     claimed: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mention:
-    """A Dockerfile path a build named, and the images it tagged (none: any)."""
+    """A Dockerfile path a build named, and the images it tagged.
+
+    A build that names no image (a Docker@2 ``dockerFile=`` input, a
+    build-push-action ``file:``) is bound to the first image pushed after it.
+    """
 
     path: str
-    images: frozenset[str]
-    line_no: int
+    images: set[str]
+    line_no: int = 0
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Context:
     )
     mentions: deque[Mention] = field(default_factory=lambda: deque(maxlen=MAX_MENTIONS))
     cloud_build: bool = False
+    line_no: int = 0
     busy_tools: set[Tool] = field(default_factory=set)
 
     def announce(self, ref: Ref, tool: str, line: Line) -> None:
@@ -109,11 +117,12 @@ class Context:
         line: Line,
         ref: Ref,
         pushed: bool | None,
+        dockerfile: str | None = None,
     ) -> None:
         if is_cosign_tag(ref.tag):
             return  # a signature stored next to the image, not an image
         evidence = mask_secrets(line.text)[:EVIDENCE_CHARS]
-        dockerfile = self.dockerfile_for(ref.image, line.no)
+        dockerfile = dockerfile or self.dockerfile_for(ref.image)
         event = PushEvent(
             ref.image, ref.tag, ref.digest, pushed, tool, line.no, evidence, dockerfile
         )
@@ -121,26 +130,36 @@ class Context:
         self.ledger.add(event)
 
     def note_dockerfile(self, line: Line) -> None:
-        m = DOCKERFILE_INPUT_RE.search(line.text)
-        if m is None:
-            m = FILE_OPTION_RE.search(line.text)
-            if m is None or not PATH_RE.search(m.group("path")):
-                return
-        images = frozenset(
-            r.image
-            for t in TAG_OPTION_RE.finditer(line.text)
-            if (r := parse_image_ref(t.group("ref"))) is not None
-        )
-        self.mentions.append(Mention(m.group("path"), images, line.no))
+        mention = dockerfile_mention(line.text)
+        if mention is not None:
+            mention.line_no = line.no
+            self.mentions.append(mention)
 
-    def dockerfile_for(self, image: str, line_no: int) -> str | None:
-        """The Dockerfile of the last build before line_no that can have made image."""
+    def dockerfile_for(self, image: str) -> str | None:
+        """The Dockerfile of the latest build seen that can have made image."""
         for mention in reversed(self.mentions):
-            if mention.line_no > line_no or line_no - mention.line_no > MENTION_LINES:
-                continue
-            if not mention.images or image in mention.images:
+            if self.line_no - mention.line_no > MENTION_LINES:
+                break
+            if not mention.images:
+                mention.images.add(image)
+            if image in mention.images:
                 return mention.path
         return None
+
+
+def dockerfile_mention(text: str) -> Mention | None:
+    """The Dockerfile path a build line names, and the images it tags."""
+    m = DOCKERFILE_INPUT_RE.search(text)
+    if m is None:
+        m = FILE_OPTION_RE.search(text)
+        if m is None or not PATH_RE.search(m.group("path")):
+            return None
+    images = set(
+        r.image
+        for t in TAG_OPTION_RE.finditer(text)
+        if (r := parse_image_ref(t.group("ref"))) is not None
+    )
+    return Mention(m.group("path"), images)
 
 
 class Tool:
@@ -191,9 +210,10 @@ class Parser:
         line = clean_line(no, raw)
         if line is None:
             return
+        self.ctx.line_no = no
         if line.cloud_build:
             self.ctx.cloud_build = True
-        if "erfile" in line.text or "erFile" in line.text:
+        if DOCKERFILE_NEEDLE in line.text:
             self.ctx.note_dockerfile(line)
         for tool in self.tools:
             tool.feed(line)

@@ -7,6 +7,7 @@ give None, and so do cosign's ``sha256-<hex>.sig`` tags and 12-hex image ids.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ def is_cosign_tag(tag: str | None) -> bool:
     return bool(tag) and COSIGN_TAG_RE.match(tag or "") is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_image_ref(token: str) -> Ref | None:
     """The reference in one whitespace-free token, or None when it is not one."""
     token = token.strip().strip(EDGE_CHARS).rstrip(".:")

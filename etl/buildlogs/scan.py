@@ -1,14 +1,16 @@
 """Feeding a log to the parser: line by line, or a whole file at C speed.
 
 Almost every line of a build log is noise. A line can matter only if it holds
-one of three needles: ``push``/``Push`` (as ``ush`` after ``p`` or ``P``), a
-Dockerfile name, or ``sha256:`` right after ``digest: ``, ``manifest ``,
-``list ``, ``@`` or ``blob ``. Tools that wait for an outcome (an open
-``docker push``) ask for every line until they have it (``Parser.busy``).
+``push``/``Push`` (``ush`` after ``p`` or ``P``), ``sha256:`` right after
+``digest: ``, ``manifest ``, ``list ``, ``@`` or ``blob ``, or a Dockerfile
+name (``erfile``). Those lines are the candidates; tools that wait for an
+outcome (an open ``docker push``) ask for every line until they have it
+(``Parser.busy``). The ``skopeo copy`` command before a copy's output is looked
+up backwards when the output appears (``nearest_lines``).
 
-``parse_file`` finds the needles with ``bytes.find`` over 1 MiB blocks and
-locates lines with numpy, so noise is never decoded; ``parse_lines`` tests
-each line. Both hand the parser exactly the same lines.
+``parse_file`` finds candidates with three scans per 1 MiB block and locates
+lines with numpy, so noise is never decoded or copied; ``parse_lines`` tests
+each line. Both hand the parser the same lines.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from etl.buildlogs.core import Parser
+from etl.buildlogs.core import DOCKERFILE_NEEDLE, Parser
 from etl.buildlogs.events import PushEvent
 from etl.errors import InputError
 
@@ -33,14 +36,21 @@ BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 * 1024
 LOOKBACK_BYTES = 64 * 1024
 SNIFF_BYTES = 8192
-DIGEST_NEEDLE = "sha256:"
 DIGEST_CONTEXTS = ("igest: ", "anifest ", "list ", "@", "blob ")
-PUSH_NEEDLE = "ush"
 PUSH_LEADS = "pP"
-DOCKERFILE_NEEDLE = "erfile"
-B_DIGEST_CONTEXTS = tuple(c.encode() for c in DIGEST_CONTEXTS)
-B_PUSH_LEADS = frozenset(PUSH_LEADS.encode())
-CONTEXT_BYTES = max(len(c) for c in DIGEST_CONTEXTS)
+# The needle first and its context as lookbehinds: ``re`` then searches for
+# the literal at C speed and checks the context without a Python round trip.
+B_DIGEST_RE = re.compile(
+    b"sha256:(?:"
+    + b"|".join(b"(?<=" + re.escape(c.encode()) + b"sha256:)" for c in DIGEST_CONTEXTS)
+    + b")"
+)
+B_PUSH_RE = re.compile(
+    b"ush(?:" + b"|".join(b"(?<=" + c.encode() + b"ush)" for c in PUSH_LEADS) + b")"
+)
+B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
+DIGEST_RE = re.compile(B_DIGEST_RE.pattern.decode())
+PUSH_RE = re.compile(B_PUSH_RE.pattern.decode())
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
     b"PK\x03\x04": "zip",
@@ -50,22 +60,16 @@ COMPRESSED = {
 
 
 def is_candidate(line: str) -> bool:
-    """Whether a line holds one of the needles (the per-line form of the scan)."""
-    i = line.find(DIGEST_NEEDLE)
-    while i >= 0:
-        if line[max(0, i - CONTEXT_BYTES) : i].endswith(DIGEST_CONTEXTS):
-            return True
-        i = line.find(DIGEST_NEEDLE, i + 1)
-    i = line.find(PUSH_NEEDLE)
-    while i >= 0:
-        if i > 0 and line[i - 1] in PUSH_LEADS:
-            return True
-        i = line.find(PUSH_NEEDLE, i + 1)
-    return DOCKERFILE_NEEDLE in line
+    """Whether a line holds a needle (the per-line form of the block scan)."""
+    return (
+        PUSH_RE.search(line) is not None
+        or DIGEST_RE.search(line) is not None
+        or DOCKERFILE_NEEDLE in line
+    )
 
 
 class RecentLines:
-    """The last lines seen, up to ``LOOKBACK_BYTES``, for ``Parser`` lookbacks."""
+    """The lines before the current one, up to ``LOOKBACK_BYTES``."""
 
     def __init__(self) -> None:
         self.lines: deque[str] = deque()
@@ -77,15 +81,18 @@ class RecentLines:
         while self.size > LOOKBACK_BYTES and self.lines:
             self.size -= len(self.lines.popleft()) + 1
 
-    def nearest(self, needle: str, max_bytes: int) -> str | None:
+    def nearest_lines(
+        self, needles: tuple[str, ...], max_bytes: int, limit: int
+    ) -> list[str]:
+        found: list[str] = []
         seen = 0
         for line in reversed(self.lines):
             seen += len(line) + 1
-            if seen > max_bytes:
-                return None
-            if needle in line:
-                return line
-        return None
+            if seen > max_bytes or len(found) >= limit:
+                break
+            if any(n in line for n in needles):
+                found.append(line)
+        return found
 
 
 def parse_lines(lines: Iterable[str]) -> Iterator[PushEvent]:
@@ -111,7 +118,10 @@ def parse_file(path: Path) -> list[PushEvent]:
             if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 return _parse_utf16(fh)
             _check_text(path, head)
-            return _scan(fh)
+            scanner = _BlockScanner()
+            while block := fh.read(BLOCK_BYTES):
+                scanner.add(block)
+            return scanner.finish()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
@@ -136,43 +146,16 @@ def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
     return list(parse_lines(text))
 
 
-def _scan(fh: BinaryIO) -> list[PushEvent]:
-    scanner = _BlockScanner()
-    while True:
-        block = fh.read(BLOCK_BYTES)
-        if not block:
-            break
-        scanner.add(block)
-    return scanner.finish()
-
-
-def _needle_positions(work: bytes) -> list[int]:
-    """Offsets in work of each needle (``is_candidate`` at C speed)."""
-    hits = []
-    find = work.find
-    pos = find(b"sha256:")
-    while pos >= 0:
-        if work[max(0, pos - CONTEXT_BYTES) : pos].endswith(B_DIGEST_CONTEXTS):
-            hits.append(pos)
-        pos = find(b"sha256:", pos + 7)
-    pos = find(b"ush")
-    while pos >= 0:
-        if pos and work[pos - 1] in B_PUSH_LEADS:
-            hits.append(pos)
-        pos = find(b"ush", pos + 3)
-    pos = find(b"erfile")
-    while pos >= 0:
-        hits.append(pos)
-        pos = find(b"erfile", pos + 6)
-    return hits
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 class _BlockScanner:
-    """Finds candidate lines in blocks of bytes and feeds them to a ``Parser``.
+    """Finds candidate lines in blocks read from a file and feeds them to a parser.
 
-    Keeps one block, the unfinished line after it (at most ``MAX_LINE_BYTES``;
-    the rest of an over-long line is skipped unread) and the last
-    ``LOOKBACK_BYTES`` before the block for lookbacks.
+    Keeps the blocks of the last ``LOOKBACK_BYTES`` (for lookbacks) and the
+    unfinished line after the last block, at most ``MAX_LINE_BYTES`` of it: the
+    rest of an over-long line is skipped unread.
     """
 
     def __init__(self) -> None:
@@ -181,94 +164,123 @@ class _BlockScanner:
         self.carry = b""
         self.in_long_line = False
         self.cut_lines = 0
-        self.tail = b""
-        self.work = b""
+        self.blocks: deque[bytes] = deque()
+        self.data = b""
         self.line_start = 0
 
-    def add(self, block: bytes) -> None:
-        if self.in_long_line:
-            end = block.find(b"\n")
+    def add(self, data: bytes) -> None:
+        self.data, self.line_start = data, 0
+        self.blocks.append(data)
+        while len(self.blocks) > 1 and sum(map(len, self.blocks)) > 2 * LOOKBACK_BYTES:
+            self.blocks.popleft()
+        start = 0
+        if self.carry or self.in_long_line:
+            end = data.find(b"\n")
             if end < 0:
+                self._extend_carry(data)
                 return
-            self._line(self.carry, self.lines_before + 1)
-            self.lines_before += 1
+            if not self.in_long_line:
+                self._extend_carry(data[:end])
+            self._single_line(self.carry)
             self.carry, self.in_long_line = b"", False
-            block = block[end + 1 :]
-        data = self.carry + block if self.carry else block
-        last = data.rfind(b"\n")
-        if last < 0:
-            self._hold(data)
-            return
-        self._block(data[: last + 1])
-        self._hold(data[last + 1 :])
+            start = end + 1
+        last = data.rfind(b"\n", start)
+        if last >= 0:
+            self._block(data, start, last + 1)
+            start = last + 1
+        self._extend_carry(data[start:])
 
     def finish(self) -> list[PushEvent]:
         if self.carry:
-            self._line(self.carry, self.lines_before + 1)
+            self._single_line(self.carry)
         if self.cut_lines:
             logger.warning(
                 "%s over-long lines cut to %s bytes", self.cut_lines, MAX_LINE_BYTES
             )
         return self.parser.finish()
 
-    def _hold(self, rest: bytes) -> None:
-        if len(rest) > MAX_LINE_BYTES:
-            self.carry, self.in_long_line = rest[:MAX_LINE_BYTES], True
+    def _extend_carry(self, more: bytes) -> None:
+        if self.in_long_line:
+            return
+        self.carry += more
+        if len(self.carry) > MAX_LINE_BYTES:
+            self.carry, self.in_long_line = self.carry[:MAX_LINE_BYTES], True
             self.cut_lines += 1
-        else:
-            self.carry = rest
 
-    def _line(self, raw: bytes, no: int) -> None:
-        """One line outside a block: an over-long or unterminated last line."""
-        self.work, self.line_start = raw, 0
-        text = raw[:MAX_LINE_BYTES].decode("utf-8", "replace")
+    def _single_line(self, raw: bytes) -> None:
+        """A line that spans blocks: fed like any other, line by line."""
+        self.lines_before += 1
+        text = _decode(raw)
         if self.parser.busy or is_candidate(text):
-            self.parser.feed(no, text)
+            self.parser.feed(self.lines_before, text)
 
-    def _block(self, work: bytes) -> None:
-        """Feed the candidate lines of work, and every line while a tool is busy."""
-        self.work = work
-        hits = _needle_positions(work)
-        ends = np.flatnonzero(np.frombuffer(work, dtype=np.uint8) == 10)
+    def _block(self, data: bytes, start: int, end: int) -> None:
+        """Feed the candidate lines of data[start:end], which ends with a newline."""
+        hits = [m.start() - start for m in B_DIGEST_RE.finditer(data, start, end)]
+        hits += [m.start() - start for m in B_PUSH_RE.finditer(data, start, end)]
+        pos = data.find(B_DOCKERFILE_NEEDLE, start, end)
+        while pos >= 0:
+            hits.append(pos - start)
+            pos = data.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
+        view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+        ends = np.flatnonzero(view == 10)
         base = self.lines_before
-        i = self._feed_while_busy(work, ends, 0, base, first=False)
+        i = self._feed_lines(data, start, ends, 0, base, first=False)
         if hits:
             for c in sorted(set(np.searchsorted(ends, hits).tolist())):
                 if c >= i:
-                    i = self._feed_while_busy(work, ends, c, base, first=True)
+                    i = self._feed_lines(data, start, ends, c, base, first=True)
         self.lines_before = base + len(ends)
-        self.tail = (self.tail + work)[-LOOKBACK_BYTES:]
 
-    def _feed_while_busy(
-        self, work: bytes, ends: np.ndarray, i: int, base: int, first: bool
+    def _feed_lines(
+        self,
+        data: bytes,
+        offset: int,
+        ends: np.ndarray,
+        i: int,
+        base: int,
+        first: bool,
     ) -> int:
         """Feed line i (if first) and the lines after it while the parser is busy."""
         n = len(ends)
         parser = self.parser
         while i < n and (first or parser.busy):
             first = False
-            start = int(ends[i - 1]) + 1 if i else 0
-            end = int(ends[i])
+            start = offset + (int(ends[i - 1]) + 1 if i else 0)
+            end = offset + int(ends[i])
             self.line_start = start
             if end - start > MAX_LINE_BYTES:
                 self.cut_lines += 1
-                text = work[start : start + MAX_LINE_BYTES].decode("utf-8", "replace")
+                text = _decode(data[start : start + MAX_LINE_BYTES])
                 if parser.busy or is_candidate(text):
                     parser.feed(base + i + 1, text)
             else:
-                parser.feed(base + i + 1, work[start:end].decode("utf-8", "replace"))
+                parser.feed(base + i + 1, _decode(data[start:end]))
             i += 1
         return i
 
-    def nearest(self, needle: str, max_bytes: int) -> str | None:
-        """The closest line before the current one containing needle (lookback)."""
-        hay = self.work[max(0, self.line_start - max_bytes) : self.line_start]
-        if len(hay) < max_bytes:
-            hay = (self.tail + hay)[-max_bytes:]
-        pos = hay.rfind(needle.encode())
-        if pos < 0:
-            return None
-        start = hay.rfind(b"\n", 0, pos) + 1
-        end = hay.find(b"\n", pos)
-        line = hay[start : end if end >= 0 else len(hay)]
-        return line[:MAX_LINE_BYTES].decode("utf-8", "replace")
+    def nearest_lines(
+        self, needles: tuple[str, ...], max_bytes: int, limit: int
+    ) -> list[str]:
+        """Lines before the current one holding a needle, nearest first."""
+        found: list[str] = []
+        wanted = [n.encode() for n in needles]
+        budget = max_bytes
+        for block in reversed(self.blocks):
+            hi = self.line_start if block is self.data else len(block)
+            lo = max(0, hi - budget)
+            budget -= hi - lo
+            while len(found) < limit and hi > lo:
+                pos = max(block.rfind(n, lo, hi) for n in wanted)
+                if pos < 0:
+                    break
+                line_lo = block.rfind(b"\n", 0, pos) + 1
+                line_hi = block.find(b"\n", pos)
+                if line_hi < 0:
+                    line_hi = len(block)
+                line_hi = min(line_hi, line_lo + MAX_LINE_BYTES)
+                found.append(_decode(block[line_lo:line_hi]))
+                hi = line_lo
+            if budget <= 0 or len(found) >= limit:
+                break
+        return found
