@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,14 +40,14 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 @pytest.fixture
-def fresh_db(tmp_path: Path) -> Warehouse:
+def fresh_db(tmp_path: Path) -> Iterator[Warehouse]:
     wh = Warehouse(tmp_path / "test.duckdb")
     yield wh
     wh.close()
 
 
 def require_sysdep(binary: str) -> str:
-    """Path of a Debian-packaged binary the tests drive; skip only outside `make test`."""
+    """Path of a Debian binary the tests drive; skipped only outside `make test`."""
     from shutil import which
 
     path = which(binary)
