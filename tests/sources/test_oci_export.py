@@ -88,3 +88,26 @@ def test_whole_export_one_garbled_file_fails_only_its_scope(
         ("gar", 2),
         ("oci", 4),
     }
+
+
+def test_the_sample_estate_loads_and_case_35_keeps_its_index_apart(
+    fresh_db: Warehouse,
+) -> None:
+    estate = Path(__file__).resolve().parents[2] / "examples" / "contoso"
+    scopes = [s for m in (acr, ecr, gar, oci) for s in m.export_scopes(estate)]
+    result = load_scopes(fresh_db, scopes)
+    assert scopes and result.failed == [] and result.problems == []
+    # Case 35: the tag names an OCI index; the two untagged listings are its
+    # platform manifest and its attestation manifest, never images of their own.
+    django = fresh_db.records(
+        "SELECT digest, kind, platform, parent_digest FROM images "
+        "WHERE repository = 'django-webapp-code'"
+    )
+    index = "sha256:79e93509f63df0e0808ba8780fdd08bb5dc597b400807637c77044c04f361125"
+    platform = "sha256:8f1ee7414d796b6ed70dcfa9facff56438bba6b2665066362eea9b5dca2c667d"
+    att = "sha256:e33b3087f42f9b5b23ee5ce33a8a279fc1c2a2d1070a9eaae3c298cd8d3c803f"
+    assert {tuple(r.values()) for r in django} == {
+        (index, "index", None, None),
+        (platform, "image", "linux/amd64", index),
+        (att, "attestation", "unknown/unknown", index),
+    }
