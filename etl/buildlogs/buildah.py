@@ -163,11 +163,14 @@ class ContainersImage(Tool):
             return True
         if "Successfully pushed " in text and (m := SUCCESS_RE.search(text)):
             ref = parse_image_ref(m.group("ref"))
+            copy = self.copy
+            if copy is not None and ref is not None and copy.ref.image == ref.image:
+                # Newer builders drop the tag here; their "Pushing image" line had it.
+                ref = Ref(ref.image, ref.tag or copy.ref.tag, ref.digest)
+                self.copy = None
+                self.busy = False
             if ref is not None and (ref.digest or ref.tag):
                 self.ctx.emit("buildah", line, ref, True)
-                if self.copy is not None and self.copy.ref.image == ref.image:
-                    self.copy = None
-                    self.busy = False
             return True
         if text.startswith("Pushing image ") and (
             m := OPENSHIFT_PUSHING_RE.match(text)

@@ -51,6 +51,7 @@ B_PUSH_RE = re.compile(
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
 DIGEST_RE = re.compile(B_DIGEST_RE.pattern.decode())
 PUSH_RE = re.compile(B_PUSH_RE.pattern.decode())
+BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
     b"PK\x03\x04": "zip",
@@ -133,11 +134,22 @@ def _check_text(path: Path, head: bytes) -> None:
     for magic, kind in COMPRESSED.items():
         if head.startswith(magic):
             raise InputError(f"{path}: {kind}-compressed, not a log; extract it first")
-    if b"\x00" in head:
+    if _looks_binary(head):
         raise InputError(
-            f"{path}: binary data (NUL bytes in the first {SNIFF_BYTES} bytes), "
+            f"{path}: binary data (control bytes in the first {SNIFF_BYTES} bytes), "
             "not a text build log; pass the log text"
         )
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Mostly control bytes: an executable, an image, an archive, UTF-16 without BOM.
+
+    A little garbage (a program that printed a few stray bytes) is still a log.
+    """
+    if not head:
+        return False
+    control = sum(head.count(bytes([b])) for b in BINARY_BYTES)
+    return head.count(0) * 100 > len(head) or control * 10 > len(head)
 
 
 def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
@@ -164,15 +176,18 @@ class _BlockScanner:
         self.carry = b""
         self.in_long_line = False
         self.cut_lines = 0
-        self.blocks: deque[bytes] = deque()
-        self.data = b""
+        self.blocks: deque[tuple[int, bytes]] = deque()
+        self.offset = 0
         self.line_start = 0
 
     def add(self, data: bytes) -> None:
-        self.data, self.line_start = data, 0
-        self.blocks.append(data)
-        while len(self.blocks) > 1 and sum(map(len, self.blocks)) > 2 * LOOKBACK_BYTES:
+        self.offset += len(self.blocks[-1][1]) if self.blocks else 0
+        self.line_start = -len(self.carry)
+        self.blocks.append((self.offset, data))
+        first, block = self.blocks[0]
+        while first + len(block) < self.offset - LOOKBACK_BYTES:
             self.blocks.popleft()
+            first, block = self.blocks[0]
         start = 0
         if self.carry or self.in_long_line:
             end = data.find(b"\n")
@@ -263,24 +278,29 @@ class _BlockScanner:
         self, needles: tuple[str, ...], max_bytes: int, limit: int
     ) -> list[str]:
         """Lines before the current one holding a needle, nearest first."""
+        window = self._window(max_bytes)
         found: list[str] = []
-        wanted = [n.encode() for n in needles]
-        budget = max_bytes
-        for block in reversed(self.blocks):
-            hi = self.line_start if block is self.data else len(block)
-            lo = max(0, hi - budget)
-            budget -= hi - lo
-            while len(found) < limit and hi > lo:
-                pos = max(block.rfind(n, lo, hi) for n in wanted)
-                if pos < 0:
-                    break
-                line_lo = block.rfind(b"\n", 0, pos) + 1
-                line_hi = block.find(b"\n", pos)
-                if line_hi < 0:
-                    line_hi = len(block)
-                line_hi = min(line_hi, line_lo + MAX_LINE_BYTES)
-                found.append(_decode(block[line_lo:line_hi]))
-                hi = line_lo
-            if budget <= 0 or len(found) >= limit:
+        hi = len(window)
+        while len(found) < limit:
+            pos = max(window.rfind(n.encode(), 0, hi) for n in needles)
+            if pos < 0:
                 break
+            lo = window.rfind(b"\n", 0, pos) + 1
+            end = window.find(b"\n", pos)
+            found.append(_decode(window[lo : end if end >= 0 else hi]))
+            hi = lo
         return found
+
+    def _window(self, max_bytes: int) -> bytes:
+        """The max_bytes before the current line, from the blocks still kept."""
+        pieces = []
+        hi = self.offset + self.line_start
+        for start, block in reversed(self.blocks):
+            lo = max(start, hi - max_bytes)
+            if hi > lo:
+                pieces.append(block[lo - start : hi - start])
+                max_bytes -= hi - lo
+                hi = lo
+            if max_bytes <= 0 or start == 0:
+                break
+        return b"".join(reversed(pieces))

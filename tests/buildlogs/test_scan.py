@@ -1,0 +1,137 @@
+"""Reading log files: odd inputs, block boundaries, over-long lines, memory."""
+
+from __future__ import annotations
+
+import gzip
+import textwrap
+import tracemalloc
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from etl.buildlogs import parse_file, parse_lines, scan
+from etl.errors import InputError
+from tests.buildlogs.test_formats import FORMATS
+from tests.buildlogs.test_traps import TRAPS
+
+DIGEST = "sha256:" + "a" * 64
+PUSH = textwrap.dedent(
+    f"""\
+    $ docker push ghcr.io/contoso/api:1
+    The push refers to repository [ghcr.io/contoso/api]
+    5f70bf18a086: Pushed
+    1: digest: {DIGEST} size: 1366
+    """
+)
+SAMPLE_LOGS = [textwrap.dedent(t.log).lstrip("\n") for t in TRAPS] + [
+    textwrap.dedent(f[1]).lstrip("\n") for f in FORMATS
+]
+
+
+def write(tmp_path: Path, data: bytes, name: str = "job.log") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_empty_file_has_no_events(tmp_path: Path) -> None:
+    assert parse_file(write(tmp_path, b"")) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + bytes(range(256)) * 8, "binary data"),
+        (gzip.compress(PUSH.encode()), "gzip-compressed"),
+        (b"PK\x03\x04" + b"\x00" * 40, "zip-compressed"),
+    ],
+    ids=["binary", "gzip", "zip"],
+)
+def test_unreadable_content_is_a_one_line_input_error(
+    tmp_path: Path, data: bytes, words: str
+) -> None:
+    path = write(tmp_path, data)
+
+    with pytest.raises(InputError) as err:
+        parse_file(path)
+
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and words in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["missing.log", "."], ids=["missing", "directory"])
+def test_unopenable_path_is_a_one_line_input_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InputError, match="cannot read the log") as err:
+        parse_file(tmp_path / name)
+
+    assert "\n" not in str(err.value)
+
+
+def test_utf16_log_from_a_windows_console(tmp_path: Path) -> None:
+    path = write(tmp_path, PUSH.replace("\n", "\r\n").encode("utf-16"))
+
+    events = parse_file(path)
+
+    assert [(e.image, e.tag, e.digest, e.line_no) for e in events] == [
+        ("ghcr.io/contoso/api", "1", DIGEST, 4)
+    ]
+
+
+def test_crlf_log_reads_like_lf(tmp_path: Path) -> None:
+    crlf = parse_file(write(tmp_path, PUSH.replace("\n", "\r\n").encode()))
+
+    assert crlf == parse_file(write(tmp_path, PUSH.encode(), "lf.log"))
+    assert crlf[0].evidence == f"1: digest: {DIGEST} size: 1366"
+
+
+def test_line_without_newline_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "one-line.log"
+    with path.open("wb") as fh:
+        for _ in range(64):
+            fh.write(b"x" * (1 << 20))
+
+    tracemalloc.start()
+    try:
+        events = parse_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert events == []
+    assert peak < 8 * (1 << 20)
+
+
+def test_overlong_line_is_cut_and_later_lines_keep_their_numbers(
+    tmp_path: Path,
+) -> None:
+    long_line = (
+        "x" * (scan.MAX_LINE_BYTES + 10) + " docker push ghcr.io/contoso/hidden:1\n"
+    )
+    data = ("noise\n" * 3 + long_line + PUSH).encode()
+
+    events = parse_file(write(tmp_path, data))
+
+    assert [(e.image, e.line_no) for e in events] == [("ghcr.io/contoso/api", 8)]
+
+
+def test_push_lines_far_into_a_large_file_keep_their_line_numbers(
+    tmp_path: Path,
+) -> None:
+    noise = "#7 sha256:" + "0" * 64 + " 28.3MB / 28.3MB 1.2s done\n"
+    data = (noise * 40_000 + PUSH).encode()  # about 4 MB, several blocks
+
+    events = parse_file(write(tmp_path, data))
+
+    assert [(e.digest, e.line_no) for e in events] == [(DIGEST, 40_004)]
+
+
+@pytest.mark.parametrize("block", [7, 64, 333, 4096])
+def test_any_block_size_reads_like_line_by_line(tmp_path: Path, block: int) -> None:
+    for i, log in enumerate(SAMPLE_LOGS):
+        path = write(tmp_path, log.encode(), f"{i}.log")
+        with mock.patch.object(scan, "BLOCK_BYTES", block):
+            by_block = parse_file(path)
+
+        assert by_block == list(parse_lines(log.split("\n"))), log

@@ -1,0 +1,374 @@
+"""One small synthetic log per kind of trap the issue lists.
+
+Each log imitates the output of the tool named in its id; digests are made
+up (``sha256:`` and one repeated hex digit) so the table stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass, field
+
+import pytest
+
+from etl.buildlogs import PushEvent, parse_lines
+
+
+def d(ch: str) -> str:
+    return "sha256:" + ch * 64
+
+
+@dataclass(frozen=True)
+class Trap:
+    id: str
+    log: str
+    pushed: set[tuple[str, str | None, str | None]]
+    failed: set[tuple[str, str | None]] = field(default_factory=set)
+    forbidden: set[str] = field(default_factory=set)
+
+
+def parse(log: str) -> list[PushEvent]:
+    return list(parse_lines(textwrap.dedent(log).strip("\n").split("\n")))
+
+
+TRAPS = [
+    # -- a reference split across lines ----------------------------------------
+    Trap(
+        "split-ref-docker-repo-then-tag",
+        f"""
+        The push refers to repository [registry.example.com/team/api]
+        5f70bf18a086: Pushed
+        v2: digest: {d("a")} size: 1366
+        """,
+        {("registry.example.com/team/api", "v2", d("a"))},
+    ),
+    Trap(
+        "split-ref-kaniko-short-name-then-index-docker-io",
+        f"""
+        INFO[0018] Pushing image to contoso/app:1.4
+        INFO[0026] Pushed index.docker.io/contoso/app@{d("b")}
+        """,
+        {("docker.io/contoso/app", "1.4", d("b"))},
+    ),
+    Trap(
+        "port-ip-host-and-several-colons",
+        f"""
+        2024/03/01 10:00:01 192.0.2.10:5000/team/app:1.2.3: digest: {d("c")} size: 750
+        The push refers to repository [localhost:5000/tools/cli]
+        latest: digest: {d("d")} size: 528
+        """,
+        {
+            ("192.0.2.10:5000/team/app", "1.2.3", d("c")),
+            ("localhost:5000/tools/cli", "latest", d("d")),
+        },
+    ),
+    # -- digests that are not the output ----------------------------------------
+    Trap(
+        "base-image-from-and-pull-digest",
+        f"""
+        Step 1/4 : FROM python:3.12-slim@{d("1")}
+        Digest: {d("2")}
+        Status: Downloaded newer image for python:3.12-slim
+        LABEL image.base.digest={d("3")}
+        $ docker push ghcr.io/contoso/api:7
+        The push refers to repository [ghcr.io/contoso/api]
+        7: digest: {d("a")} size: 1780
+        """,
+        {("ghcr.io/contoso/api", "7", d("a"))},
+        forbidden={d("1"), d("2"), d("3")},
+    ),
+    Trap(
+        "acr-runtime-dependency",
+        f"""
+        2025/05/17 14:35:09 Successfully pushed image: contosoacr.azurecr.io/api:v1
+        The following dependencies were found:
+        - image:
+            registry: contosoacr.azurecr.io
+            repository: api
+            tag: v1
+            digest: {d("a")}
+          runtime-dependency:
+            registry: registry.hub.docker.com
+            repository: library/node
+            tag: 20-alpine
+            digest: {d("4")}
+        Run ID: ca1 was successful after 30s
+        """,
+        {("contosoacr.azurecr.io/api", "v1", d("a"))},
+        forbidden={d("4")},
+    ),
+    Trap(
+        "jib-base-image",
+        f"""
+        [INFO] Using base image with digest: {d("5")}
+        [INFO] Built and pushed image as gcr.io/contoso/orders
+        """,
+        {("gcr.io/contoso/orders", "latest", None)},
+        forbidden={d("5")},
+    ),
+    Trap(
+        "buildkit-cache-export-and-kaniko-cache-push",
+        f"""
+        #20 exporting cache to registry
+        #20 writing layer {d("6")} done
+        #20 writing config {d("7")} done
+        #20 writing cache manifest {d("8")} done
+        #20 DONE 1.2s
+        INFO[0005] Pushing layer ghcr.io/contoso/api/cache:{"9" * 64} to cache now
+        INFO[0005] Pushing image to ghcr.io/contoso/api/cache:{"9" * 64}
+        INFO[0006] Pushed ghcr.io/contoso/api/cache@{d("9")}
+        """,
+        set(),
+        forbidden={d("6"), d("7"), d("8"), d("9")},
+    ),
+    Trap(
+        "mounted-and-pushed-blobs",
+        f"""
+        2018/05/31 21:05:49 mounted blob: {d("1")}
+        2018/05/31 21:05:50 pushed blob {d("2")}
+        7a1d2e9f3c4b: Mounted from library/alpine
+        2018/05/31 21:05:51 index.docker.io/contoso/tool:2: digest: {d("a")} size: 750
+        {d("a")}
+        """,
+        {("docker.io/contoso/tool", "2", d("a"))},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
+        "buildkit-vertex-config-children-attestation",
+        f"""
+        #31 exporting to image
+        #31 {d("1")}
+        #31 exporting manifest {d("2")} done
+        #31 exporting config {d("3")} done
+        #31 exporting attestation manifest {d("4")} done
+        #31 exporting manifest {d("5")} done
+        #31 exporting manifest list {d("a")} done
+        #31 pushing layers 2.2s done
+        #31 pushing manifest for ghcr.io/contoso/web:1.0@{d("a")} 0.4s done
+        #31 DONE 5.0s
+        """,
+        {("ghcr.io/contoso/web", "1.0", d("a"))},
+        forbidden={d("1"), d("2"), d("3"), d("4"), d("5")},
+    ),
+    Trap(
+        "manifest-push-children",
+        f"""
+        $ docker manifest push contoso/multi:3
+        Pushed ref docker.io/contoso/multi@{d("1")} with digest: {d("1")}
+        Pushed ref docker.io/contoso/multi@{d("2")} with digest: {d("2")}
+        {d("a")}
+        """,
+        {("docker.io/contoso/multi", "3", d("a"))},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
+        "executor-and-builder-images",
+        f"""
+        Using docker image {d("1")} for gcr.io/kaniko-project/executor:debug with digest gcr.io/kaniko-project/executor@{d("2")} ...
+        Step #0: Already have image (with digest): gcr.io/cloud-builders/docker@{d("3")}
+        INFO[0010] Pushing image to registry.example.com/app:5
+        INFO[0012] Pushed registry.example.com/app@{d("a")}
+        """,  # noqa: E501
+        {("registry.example.com/app", "5", d("a"))},
+        forbidden={d("1"), d("2"), d("3")},
+    ),
+    # -- things that look like digests and are not ------------------------------
+    Trap(
+        "abbreviated-redacted-and-cut-digests",
+        f"""
+        The push refers to repository [ghcr.io/contoso/a]
+        1: digest: sha256:635897f0... size: 1
+        The push refers to repository [ghcr.io/contoso/b]
+        2: digest: sha256:{"e" * 60}xxxx size: 2
+        The push refers to repository [ghcr.io/contoso/c]
+        3: digest: sha256:dfdd2cd4b1c5dbbb62744
+        """,
+        {
+            ("ghcr.io/contoso/a", "1", None),
+            ("ghcr.io/contoso/b", "2", None),
+            ("ghcr.io/contoso/c", "3", None),
+        },
+    ),
+    Trap(
+        "git-sha-tag-and-image-ids",
+        f"""
+        Successfully built 66d5721b094d
+        #9 writing image {d("1")} done
+        #9 naming to registry.example.com/app:{"f" * 40} done
+        $ docker push registry.example.com/app:{"f" * 40}
+        The push refers to repository [registry.example.com/app]
+        {"f" * 40}: digest: {d("a")} size: 9
+        """,
+        {("registry.example.com/app", "f" * 40, d("a"))},
+        forbidden={d("1")},
+    ),
+    Trap(
+        "cosign-signature-tag",
+        f"""
+        2024/03/01 10:00:01 ghcr.io/contoso/api:sha256-{"a" * 64}.sig: digest: {d("1")} size: 556
+        Pushing signature to: ghcr.io/contoso/api
+        """,  # noqa: E501
+        set(),
+        forbidden={d("1")},
+    ),
+    # -- success-looking lines before a failure ---------------------------------
+    Trap(
+        "layers-pushed-then-manifest-invalid",
+        """
+        $ docker push quay.io/contoso/svc:4
+        The push refers to repository [quay.io/contoso/svc]
+        62491c1227dd: Pushed
+        b3f4f4d8f801: Pushed
+        manifest invalid: manifest invalid
+        """,
+        set(),
+        failed={("quay.io/contoso/svc", "4")},
+    ),
+    Trap(
+        "writing-manifest-then-error",
+        f"""
+        + podman push quay.io/contoso/svc:5
+        Getting image source signatures
+        Copying blob {d("0")}
+        Writing manifest to image destination
+        Error: writing manifest: uploading manifest 5 to quay.io/contoso/svc: manifest invalid
+        """,  # noqa: E501
+        set(),
+        failed={("quay.io/contoso/svc", "5")},
+        forbidden={d("0")},
+    ),
+    Trap(
+        "retries-ending-in-eof",
+        """
+        The push refers to repository [registry.example.com/big]
+        a1b2c3d4e5f6: Retrying in 5 seconds
+        a1b2c3d4e5f6: Retrying in 1 second
+        EOF
+        """,
+        set(),
+        failed={("registry.example.com/big", None)},
+    ),
+    Trap(
+        "acr-retry-that-succeeded",
+        f"""
+        2025/05/17 14:35:09 Pushing image: contosoacr.azurecr.io/api:v9, attempt 1
+        The push refers to repository [contosoacr.azurecr.io/api]
+        received unexpected HTTP status: 500 Internal Server Error
+        2025/05/17 14:35:10 Pushing image: contosoacr.azurecr.io/api:v9, attempt 2
+        The push refers to repository [contosoacr.azurecr.io/api]
+        v9: digest: {d("a")} size: 1366
+        2025/05/17 14:35:12 Successfully pushed image: contosoacr.azurecr.io/api:v9
+        """,
+        {("contosoacr.azurecr.io/api", "v9", d("a"))},
+    ),
+    Trap(
+        "push-succeeded-then-job-failed",
+        f"""
+        The push refers to repository [ghcr.io/contoso/api]
+        8: digest: {d("a")} size: 1
+        npm ERR! Test failed.  See above for more details.
+        ##[error]Process completed with exit code 1.
+        """,
+        {("ghcr.io/contoso/api", "8", d("a"))},
+    ),
+    Trap(
+        "buildkit-push-then-vertex-error",
+        """
+        #12 pushing manifest for ghcr.io/contoso/web:2
+        #12 ERROR: failed to push ghcr.io/contoso/web:2: unexpected status: 403 Forbidden
+        ------
+        ERROR: failed to solve: failed to push ghcr.io/contoso/web:2: 403 Forbidden
+        """,  # noqa: E501
+        set(),
+        failed={("ghcr.io/contoso/web", "2")},
+    ),
+    # -- noise --------------------------------------------------------------------
+    Trap(
+        "secret-masked-host",
+        f"""
+        2024-08-08T05:21:27.3689504Z ##[debug]Pushing ImageNameWithTag: ***.azurecr.io/api:12
+        2024-08-08T05:21:39.3848099Z 12: digest: {d("a")} size: 5332
+        """,  # noqa: E501
+        {("***.azurecr.io/api", "12", d("a"))},
+    ),
+    Trap(
+        "debug-echo-of-the-same-push",
+        f"""
+        2024-08-08T05:21:27.3689504Z ##[debug]Pushing ImageNameWithTag: ***.azurecr.io/api:12
+        2024-08-08T05:21:39.3848099Z 12: digest: {d("a")} size: 5332
+        2024-08-08T05:21:39.3893345Z ##[debug]outputImageName: ***.azurecr.io/api:12
+        commandOutput: The push refers to repository [***.azurecr.io/api]
+        12: digest: {d("a")} size: 5332
+        2024-08-08T05:21:39.3897888Z ##[debug]which '/usr/local/bin/docker'
+        """,  # noqa: E501
+        {("***.azurecr.io/api", "12", d("a"))},
+    ),
+    Trap(
+        "ansi-residues-and-step-prefix",
+        f"""
+        \u2190[36mINFO\u2190[0m[0018] Pushing image to contoso/a:1
+        [36mINFO[0m[0026] Pushed index.docker.io/contoso/a@{d("a")}
+        Step #2 - "push": The push refers to repository [gcr.io/contoso/b]
+        Step #2 - "push": 3: digest: {d("b")} size: 9
+        """,
+        {("docker.io/contoso/a", "1", d("a")), ("gcr.io/contoso/b", "3", d("b"))},
+    ),
+    Trap(
+        "binary-garbage-between-lines",
+        f"""
+        \x00\x01\x02\ufffd\ufffd garbage \x7f\x1b[?25l
+        The push refers to repository [ghcr.io/contoso/x]
+        \ufffd\x08\x08\x08 more garbage
+        1: digest: {d("a")} size: 9
+        """,
+        {("ghcr.io/contoso/x", "1", d("a"))},
+    ),
+    Trap(
+        "interleaved-parallel-docker-pushes",
+        f"""
+        $ docker push ghcr.io/contoso/a:1 &
+        $ docker push ghcr.io/contoso/b:2 &
+        The push refers to repository [ghcr.io/contoso/a]
+        The push refers to repository [ghcr.io/contoso/b]
+        aaaaaaaaaaaa: Pushed
+        bbbbbbbbbbbb: Pushed
+        2: digest: {d("b")} size: 2
+        1: digest: {d("a")} size: 1
+        """,
+        {("ghcr.io/contoso/a", "1", d("a")), ("ghcr.io/contoso/b", "2", d("b"))},
+    ),
+    Trap(
+        "interleaved-buildkit-vertices",
+        f"""
+        #40 exporting manifest list {d("a")} done
+        #41 exporting manifest list {d("b")} done
+        #41 pushing manifest for docker.io/contoso/b:2
+        #40 pushing manifest for docker.io/contoso/a:1
+        #40 pushing manifest for docker.io/contoso/a:1 0.5s done
+        #41 pushing manifest for docker.io/contoso/b:2 0.6s done
+        """,
+        {("docker.io/contoso/a", "1", d("a")), ("docker.io/contoso/b", "2", d("b"))},
+    ),
+    Trap(
+        "local-build-is-not-a-push",
+        f"""
+         => [api] exporting to image                                 0.1s
+         => => writing image {d("1")}                                0.0s
+         => => naming to docker.io/library/api                       0.0s
+        Successfully tagged gcr.io/contoso/api:latest
+        """,
+        set(),
+        forbidden={d("1")},
+    ),
+]
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=[t.id for t in TRAPS])
+def test_trap(trap: Trap) -> None:
+    events = parse(trap.log)
+
+    assert {(e.image, e.tag, e.digest) for e in events if e.pushed} == trap.pushed
+    assert {(e.image, e.tag) for e in events if e.pushed is False} == trap.failed
+    printed = json.dumps([e.to_json() for e in events])
+    assert [x for x in trap.forbidden if x[7:] in printed] == []
