@@ -103,6 +103,7 @@ WITH spread AS (
     JOIN link_candidates c
         ON c.registry = ch.registry AND c.repository = ch.repository
        AND c.digest = ch.parent_digest
+    WHERE ch.kind = 'image'
     UNION ALL
     SELECT ch.registry, ch.repository, ch.parent_digest, c.run_key, c.method,
            c.confidence, c.evidence, c.digest
@@ -110,7 +111,7 @@ WITH spread AS (
     JOIN link_candidates c
         ON c.registry = ch.registry AND c.repository = ch.repository
        AND c.digest = ch.digest
-    WHERE ch.parent_digest IS NOT NULL
+    WHERE ch.parent_digest IS NOT NULL AND ch.kind = 'image'
 )
 SELECT DISTINCT ON (registry, repository, digest, run_key, method) *
 FROM spread
