@@ -8,7 +8,7 @@ outcome (an open ``docker push``) ask for every line until they have it
 (``Parser.busy``). The ``skopeo copy`` command before a copy's output is looked
 up backwards when the output appears (``nearest_lines``).
 
-``parse_file`` finds candidates with three scans per 1 MiB block and locates
+``parse_file`` finds candidates with two scans per 1 MiB block and locates
 lines with numpy, so noise is never decoded or copied; ``parse_lines`` tests
 each line. Both hand the parser the same lines.
 """
@@ -38,19 +38,19 @@ LOOKBACK_BYTES = 64 * 1024
 SNIFF_BYTES = 8192
 DIGEST_CONTEXTS = ("igest: ", "anifest ", "list ", "@", "blob ")
 PUSH_LEADS = "pP"
-# The needle first and its context as lookbehinds: ``re`` then searches for
-# the literal at C speed and checks the context without a Python round trip.
-B_DIGEST_RE = re.compile(
-    b"sha256:(?:"
-    + b"|".join(b"(?<=" + re.escape(c.encode()) + b"sha256:)" for c in DIGEST_CONTEXTS)
-    + b")"
+# Both needles share "sh": ``re`` searches for that literal at C speed and
+# checks the rest, and the context before it as lookbehinds, without a Python
+# round trip per hit.
+NEEDLES = (
+    "sh(?:a256:(?:"
+    + "|".join(f"(?<={re.escape(c)}sha256:)" for c in DIGEST_CONTEXTS)
+    + ")|"
+    + "|".join(f"(?<={c}ush)" for c in PUSH_LEADS)
+    + ")"
 )
-B_PUSH_RE = re.compile(
-    b"ush(?:" + b"|".join(b"(?<=" + c.encode() + b"ush)" for c in PUSH_LEADS) + b")"
-)
+B_NEEDLES_RE = re.compile(NEEDLES.encode())
+NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
-DIGEST_RE = re.compile(B_DIGEST_RE.pattern.decode())
-PUSH_RE = re.compile(B_PUSH_RE.pattern.decode())
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
@@ -62,11 +62,7 @@ COMPRESSED = {
 
 def is_candidate(line: str) -> bool:
     """Whether a line holds a needle (the per-line form of the block scan)."""
-    return (
-        PUSH_RE.search(line) is not None
-        or DIGEST_RE.search(line) is not None
-        or DOCKERFILE_NEEDLE in line
-    )
+    return NEEDLES_RE.search(line) is not None or DOCKERFILE_NEEDLE in line
 
 
 class RecentLines:
@@ -113,16 +109,13 @@ def parse_file(path: Path) -> list[PushEvent]:
     """The push events of one log file, streamed; InputError if it is not a text log."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
+        with path.open("rb", buffering=0) as fh:
             head = fh.read(SNIFF_BYTES)
             fh.seek(0)
             if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return _parse_utf16(fh)
+                return _parse_utf16(io.BufferedReader(fh))
             _check_text(path, head)
-            scanner = _BlockScanner()
-            while block := fh.read(BLOCK_BYTES):
-                scanner.add(block)
-            return scanner.finish()
+            return _BlockScanner().scan(fh)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
@@ -158,55 +151,70 @@ def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
     return list(parse_lines(text))
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", "replace")
+
+
+def _newlines(buf: bytearray, lo: int, hi: int) -> int:
+    """How many lines end in buf[lo:hi] (numpy counts long stretches faster)."""
+    if hi - lo < 4096:
+        return buf.count(b"\n", lo, hi)
+    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, hi - lo, lo) == 10))
 
 
 class _BlockScanner:
     """Finds candidate lines in blocks read from a file and feeds them to a parser.
 
-    Keeps the blocks of the last ``LOOKBACK_BYTES`` (for lookbacks) and the
-    unfinished line after the last block, at most ``MAX_LINE_BYTES`` of it: the
-    rest of an over-long line is skipped unread.
+    Reads into one reused buffer. Keeps the last ``LOOKBACK_BYTES`` before the
+    block (for lookbacks) and the unfinished line after it, at most
+    ``MAX_LINE_BYTES`` of it: the rest of an over-long line is skipped unread.
     """
 
     def __init__(self) -> None:
         self.parser = Parser(self)
-        self.lines_before = 0
+        self.line_no = 0  # lines fully read so far
         self.carry = b""
         self.in_long_line = False
         self.cut_lines = 0
-        self.blocks: deque[tuple[int, bytes]] = deque()
-        self.offset = 0
-        self.line_start = 0
+        self.buf = bytearray()
+        self.offset = 0  # of buf in the file
+        self.size = 0  # bytes of buf in use
+        self.line_start = 0  # in buf; negative for a line begun in an earlier block
+        self.tails: deque[tuple[int, bytes]] = deque()
 
-    def add(self, data: bytes) -> None:
-        self.offset += len(self.blocks[-1][1]) if self.blocks else 0
+    def scan(self, fh: io.RawIOBase) -> list[PushEvent]:
+        self.buf = bytearray(BLOCK_BYTES)
+        view = memoryview(self.buf)
+        while size := fh.readinto(view):
+            self._add(size)
+        return self._finish()
+
+    def _add(self, size: int) -> None:
+        buf = self.buf
+        self.offset += self.size
+        self.size = size
         self.line_start = -len(self.carry)
-        self.blocks.append((self.offset, data))
-        first, block = self.blocks[0]
-        while first + len(block) < self.offset - LOOKBACK_BYTES:
-            self.blocks.popleft()
-            first, block = self.blocks[0]
         start = 0
         if self.carry or self.in_long_line:
-            end = data.find(b"\n")
+            end = buf.find(b"\n", 0, size)
             if end < 0:
-                self._extend_carry(data)
+                self._extend_carry(buf, 0, size)
+                self._keep_tail()
                 return
-            if not self.in_long_line:
-                self._extend_carry(data[:end])
+            self._extend_carry(buf, 0, end)
             self._single_line(self.carry)
             self.carry, self.in_long_line = b"", False
             start = end + 1
-        last = data.rfind(b"\n", start)
+        last = buf.rfind(b"\n", start, size)
         if last >= 0:
-            self._block(data, start, last + 1)
+            self._block(start, last + 1)
             start = last + 1
-        self._extend_carry(data[start:])
+        self._extend_carry(buf, start, size)
+        self._keep_tail()
 
-    def finish(self) -> list[PushEvent]:
+    def _finish(self) -> list[PushEvent]:
         if self.carry:
+            self.line_start = -len(self.carry)
             self._single_line(self.carry)
         if self.cut_lines:
             logger.warning(
@@ -214,65 +222,68 @@ class _BlockScanner:
             )
         return self.parser.finish()
 
-    def _extend_carry(self, more: bytes) -> None:
-        if self.in_long_line:
+    def _extend_carry(self, buf: bytearray, lo: int, hi: int) -> None:
+        if self.in_long_line or hi <= lo:
             return
-        self.carry += more
-        if len(self.carry) > MAX_LINE_BYTES:
+        self.carry += buf[lo : min(hi, lo + MAX_LINE_BYTES)]
+        if len(self.carry) > MAX_LINE_BYTES or hi - lo > MAX_LINE_BYTES:
             self.carry, self.in_long_line = self.carry[:MAX_LINE_BYTES], True
             self.cut_lines += 1
 
+    def _keep_tail(self) -> None:
+        """Copy the end of the block before the buffer is reused (for lookbacks)."""
+        lo = max(0, self.size - LOOKBACK_BYTES)
+        self.tails.append((self.offset + lo, bytes(self.buf[lo : self.size])))
+        while sum(len(t) for _, t in self.tails) > LOOKBACK_BYTES + len(
+            self.tails[-1][1]
+        ):
+            self.tails.popleft()
+
     def _single_line(self, raw: bytes) -> None:
-        """A line that spans blocks: fed like any other, line by line."""
-        self.lines_before += 1
+        """A line that spans blocks: fed like any other."""
+        self.line_no += 1
         text = _decode(raw)
         if self.parser.busy or is_candidate(text):
-            self.parser.feed(self.lines_before, text)
+            self.parser.feed(self.line_no, text)
 
-    def _block(self, data: bytes, start: int, end: int) -> None:
-        """Feed the candidate lines of data[start:end], which ends with a newline."""
-        hits = [m.start() - start for m in B_DIGEST_RE.finditer(data, start, end)]
-        hits += [m.start() - start for m in B_PUSH_RE.finditer(data, start, end)]
-        pos = data.find(B_DOCKERFILE_NEEDLE, start, end)
+    def _block(self, start: int, end: int) -> None:
+        """Feed the candidate lines of buf[start:end], which ends with a newline."""
+        buf = self.buf
+        hits = [m.start() for m in B_NEEDLES_RE.finditer(buf, start, end)]
+        pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
         while pos >= 0:
-            hits.append(pos - start)
-            pos = data.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
-        view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
-        ends = np.flatnonzero(view == 10)
-        base = self.lines_before
-        i = self._feed_lines(data, start, ends, 0, base, first=False)
-        if hits:
-            for c in sorted(set(np.searchsorted(ends, hits).tolist())):
-                if c >= i:
-                    i = self._feed_lines(data, start, ends, c, base, first=True)
-        self.lines_before = base + len(ends)
+            hits.append(pos)
+            pos = buf.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
+        hits.sort()
+        cursor = self._feed_while_busy(start, end)
+        for hit in hits:
+            if hit < cursor:
+                continue  # on a line already fed
+            line_start = buf.rfind(b"\n", cursor, hit) + 1 or cursor
+            self.line_no += _newlines(buf, cursor, line_start)
+            cursor = self._feed_line(line_start, end)
+            cursor = self._feed_while_busy(cursor, end)
+        self.line_no += _newlines(buf, cursor, end)
 
-    def _feed_lines(
-        self,
-        data: bytes,
-        offset: int,
-        ends: np.ndarray,
-        i: int,
-        base: int,
-        first: bool,
-    ) -> int:
-        """Feed line i (if first) and the lines after it while the parser is busy."""
-        n = len(ends)
-        parser = self.parser
-        while i < n and (first or parser.busy):
-            first = False
-            start = offset + (int(ends[i - 1]) + 1 if i else 0)
-            end = offset + int(ends[i])
-            self.line_start = start
-            if end - start > MAX_LINE_BYTES:
-                self.cut_lines += 1
-                text = _decode(data[start : start + MAX_LINE_BYTES])
-                if parser.busy or is_candidate(text):
-                    parser.feed(base + i + 1, text)
-            else:
-                parser.feed(base + i + 1, _decode(data[start:end]))
-            i += 1
-        return i
+    def _feed_while_busy(self, cursor: int, end: int) -> int:
+        while cursor < end and self.parser.busy:
+            cursor = self._feed_line(cursor, end)
+        return cursor
+
+    def _feed_line(self, start: int, end: int) -> int:
+        """Feed the line starting at start; return where the next line starts."""
+        buf = self.buf
+        stop = buf.find(b"\n", start, end)
+        self.line_no += 1
+        self.line_start = start
+        if stop - start > MAX_LINE_BYTES:
+            self.cut_lines += 1
+            text = _decode(buf[start : start + MAX_LINE_BYTES])
+            if self.parser.busy or is_candidate(text):
+                self.parser.feed(self.line_no, text)
+        else:
+            self.parser.feed(self.line_no, _decode(buf[start:stop]))
+        return stop + 1
 
     def nearest_lines(
         self, needles: tuple[str, ...], max_bytes: int, limit: int
@@ -292,15 +303,19 @@ class _BlockScanner:
         return found
 
     def _window(self, max_bytes: int) -> bytes:
-        """The max_bytes before the current line, from the blocks still kept."""
+        """The max_bytes before the current line, from the buffer and kept tails."""
         pieces = []
         hi = self.offset + self.line_start
-        for start, block in reversed(self.blocks):
-            lo = max(start, hi - max_bytes)
+        lo = max(self.offset, hi - max_bytes)
+        if hi > lo:
+            pieces.append(bytes(self.buf[lo - self.offset : hi - self.offset]))
+            hi = lo
+        for start, tail in reversed(self.tails):
+            hi = min(hi, start + len(tail))
+            lo = max(start, self.offset + self.line_start - max_bytes)
             if hi > lo:
-                pieces.append(block[lo - start : hi - start])
-                max_bytes -= hi - lo
+                pieces.append(tail[lo - start : hi - start])
                 hi = lo
-            if max_bytes <= 0 or start == 0:
+            if lo <= self.offset + self.line_start - max_bytes:
                 break
         return b"".join(reversed(pieces))
