@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etl.buildlogs.clean import Line
+from etl.buildlogs.clean import Line, clean_line
 from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, parse_image_ref
 
@@ -181,7 +181,8 @@ class ContainersImage(Tool):
 
     def _from_skopeo_command(self, line: Line) -> None:
         found = self.ctx.lookback.nearest_lines(("skopeo",), SKOPEO_LOOKBACK_BYTES, 1)
-        command = found[0] if found else None
+        cleaned = clean_line(0, found[0]) if found else None
+        command = cleaned.text if cleaned else None
         if command is None or command == self.skopeo_command:
             return  # no copy command, or its copy was already read (now a pull)
         self.skopeo_command = command

@@ -37,6 +37,13 @@ DOCKERFILE_INPUT_RE = re.compile(
 TAG_OPTION_RE = re.compile(r"(?:^|\s)(?:-t|--tag|--destination)(?:=|\s+)(?P<ref>\S+)")
 
 
+# Push commands take registry credentials as options that mask_secrets does
+# not know (``podman push --creds user:pass``, ``skopeo copy --dest-creds``).
+CREDENTIAL_OPTION_RE = re.compile(
+    r"(--(?:src-|dest-)?(?:creds|registry-token)(?:=|\s+))\S+"
+)
+
+
 class Lookback(Protocol):
     """Recent raw lines before the one being parsed (bounded)."""
 
@@ -121,7 +128,8 @@ class Context:
     ) -> None:
         if is_cosign_tag(ref.tag):
             return  # a signature stored next to the image, not an image
-        evidence = mask_secrets(line.text)[:EVIDENCE_CHARS]
+        evidence = CREDENTIAL_OPTION_RE.sub(r"\1***", mask_secrets(line.text))
+        evidence = evidence[:EVIDENCE_CHARS]
         dockerfile = dockerfile or self.dockerfile_for(ref.image)
         event = PushEvent(
             ref.image, ref.tag, ref.digest, pushed, tool, line.no, evidence, dockerfile

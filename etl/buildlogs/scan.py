@@ -57,6 +57,8 @@ COMPRESSED = {
     b"PK\x03\x04": "zip",
     b"BZh": "bzip2",
     b"\xfd7zXZ": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"7z\xbc\xaf\x27\x1c": "7z",
 }
 
 
@@ -115,12 +117,21 @@ def parse_file(path: Path) -> list[PushEvent]:
             if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 return _parse_utf16(io.BufferedReader(fh))
             _check_text(path, head)
-            return _BlockScanner().scan(fh)
+            scanner = _BlockScanner()
+            events = scanner.scan(fh)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
             f"{path}: cannot read the log ({reason}); check the path and permissions"
         ) from exc
+    if scanner.cut_lines:
+        logger.warning(
+            "%s: %s over-long lines read only to their first %s bytes",
+            path,
+            scanner.cut_lines,
+            MAX_LINE_BYTES,
+        )
+    return events
 
 
 def _check_text(path: Path, head: bytes) -> None:
@@ -142,7 +153,12 @@ def _looks_binary(head: bytes) -> bool:
     if not head:
         return False
     control = sum(head.count(bytes([b])) for b in BINARY_BYTES)
-    return head.count(0) * 100 > len(head) or control * 10 > len(head)
+    undecodable = head.decode("utf-8", "replace").count("\ufffd")
+    return (
+        head.count(0) * 100 > len(head)
+        or control * 10 > len(head)
+        or undecodable * 4 > len(head)
+    )
 
 
 def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
@@ -216,10 +232,6 @@ class _BlockScanner:
         if self.carry:
             self.line_start = -len(self.carry)
             self._single_line(self.carry)
-        if self.cut_lines:
-            logger.warning(
-                "%s over-long lines cut to %s bytes", self.cut_lines, MAX_LINE_BYTES
-            )
         return self.parser.finish()
 
     def _extend_carry(self, buf: bytearray, lo: int, hi: int) -> None:

@@ -329,3 +329,16 @@ def test_dockerfile_of_the_first_push(log: str, path: str) -> None:
 
     assert events[0].dockerfile == path
     assert all(e.dockerfile is None for e in events[1:])
+
+
+def test_evidence_masks_credentials_on_push_commands() -> None:
+    events = parse(
+        """
+        + podman push --creds ci-bot:hunter2hunter2 quay.io/contoso/app:1
+        + docker login -u ci-bot -p hunter2hunter2 quay.io
+        """
+    )
+
+    assert [(e.evidence, e.pushed) for e in events] == [
+        ("+ podman push --creds *** quay.io/contoso/app:1", None)
+    ]

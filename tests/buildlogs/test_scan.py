@@ -104,16 +104,21 @@ def test_line_without_newline_is_read_in_bounded_memory(tmp_path: Path) -> None:
 
 
 def test_overlong_line_is_cut_and_later_lines_keep_their_numbers(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     long_line = (
         "x" * (scan.MAX_LINE_BYTES + 10) + " docker push ghcr.io/contoso/hidden:1\n"
     )
     data = ("noise\n" * 3 + long_line + PUSH).encode()
 
-    events = parse_file(write(tmp_path, data))
+    path = write(tmp_path, data)
+
+    events = parse_file(path)
 
     assert [(e.image, e.line_no) for e in events] == [("ghcr.io/contoso/api", 8)]
+    assert (
+        f"{path}: 1 over-long lines read only to their first 65536 bytes" in caplog.text
+    )
 
 
 def test_push_lines_far_into_a_large_file_keep_their_line_numbers(
