@@ -2,40 +2,16 @@
 
 ``parse_lines`` turns the lines of one log into ``PushEvent``s; ``parse_file``
 does the same for a file, streaming it. One module per tool family holds that
-tool's state machine; ``clean`` strips CI noise, ``refs`` reads references and
-digests, ``core`` holds what the tools share, ``scan`` feeds them the lines.
+tool's state machine (``docker``, ``buildkit``, ``azure``, ``kaniko``,
+``buildah``, ``crane``, ``ko``, ``jib``, ``cloudbuild``, ``compose``);
+``clean`` strips CI noise from a line, ``refs`` reads references and digests,
+``core`` holds what the tools share, ``events`` merges repeated proof of one
+push, ``parser`` runs the tools and ``scan`` feeds them the lines.
 """
 
 from __future__ import annotations
 
-from etl.buildlogs.azure import AcrTasks, AzurePipelines
-from etl.buildlogs.buildah import ContainersImage
-from etl.buildlogs.buildkit import BuildKit
-from etl.buildlogs.cloudbuild import CloudBuild
-from etl.buildlogs.compose import Compose
-from etl.buildlogs.crane import GoContainerRegistry
-from etl.buildlogs.docker import DockerManifestPush, DockerPush
 from etl.buildlogs.events import PushEvent
-from etl.buildlogs.jib import Jib
-from etl.buildlogs.kaniko import Kaniko
-from etl.buildlogs.ko import Ko
+from etl.buildlogs.scan import parse_file, parse_lines
 
-# Announcers run before the tools whose output they name.
-TOOLS = (
-    AzurePipelines,
-    AcrTasks,
-    CloudBuild,
-    Compose,
-    DockerPush,
-    DockerManifestPush,
-    BuildKit,
-    Kaniko,
-    ContainersImage,
-    GoContainerRegistry,
-    Ko,
-    Jib,
-)
-
-from etl.buildlogs.scan import parse_file, parse_lines  # noqa: E402
-
-__all__ = ["TOOLS", "PushEvent", "parse_file", "parse_lines"]
+__all__ = ["PushEvent", "parse_file", "parse_lines"]

@@ -1,10 +1,10 @@
 """What the tool parsers share: announced refs, Dockerfile mentions, the ledger.
 
 Each tool module holds a small state machine (a subclass of ``Tool``) that sees
-the cleaned lines its tool prints. ``Parser`` runs them all over one log. A tool
-is ``busy`` while it needs every line (an open ``docker push`` waiting for its
-digest or its error); otherwise it only needs the lines ``scan`` marks as
-candidates, which lets a file scan skip noise without looking at it.
+the cleaned lines its tool prints; ``parser.Parser`` runs them all over one
+log. A tool is ``busy`` while it needs every line (an open ``docker push``
+waiting for its digest or its error); otherwise it only needs the lines
+``scan`` marks as candidates, which lets a file scan skip noise unread.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from etl.buildlogs.clean import Line, clean_line
+from etl.buildlogs.clean import Line
 from etl.buildlogs.events import EVIDENCE_CHARS, Ledger, PushEvent
 from etl.buildlogs.refs import Ref, is_cosign_tag, parse_image_ref
 from etl.normalize import mask_secrets
@@ -35,8 +35,6 @@ DOCKERFILE_INPUT_RE = re.compile(
     r"\b(?:dockerFile|dockerfile)=[\"']?(?P<path>[^\s\"']+)"
 )
 TAG_OPTION_RE = re.compile(r"(?:^|\s)(?:-t|--tag|--destination)(?:=|\s+)(?P<ref>\S+)")
-
-
 # Push commands take registry credentials as options that mask_secrets does
 # not know (``podman push --creds user:pass``, ``skopeo copy --dest-creds``).
 CREDENTIAL_OPTION_RE = re.compile(
@@ -193,40 +191,3 @@ class Tool:
 
     def finish(self) -> None:
         """Settle what the end of the log leaves open."""
-
-
-def parse_refs(text: str) -> Ref | None:
-    """The first token of text read as a reference."""
-    token = text.split(None, 1)[0] if text.strip() else ""
-    return parse_image_ref(token) if token else None
-
-
-class Parser:
-    """Runs every tool over the lines of one log."""
-
-    def __init__(self, lookback: Lookback) -> None:
-        from etl.buildlogs import TOOLS
-
-        self.ctx = Context(lookback)
-        self.tools = [tool(self.ctx) for tool in TOOLS]
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.ctx.busy_tools)
-
-    def feed(self, no: int, raw: str) -> None:
-        line = clean_line(no, raw)
-        if line is None:
-            return
-        self.ctx.line_no = no
-        if line.cloud_build:
-            self.ctx.cloud_build = True
-        if DOCKERFILE_NEEDLE in line.text:
-            self.ctx.note_dockerfile(line)
-        for tool in self.tools:
-            tool.feed(line)
-
-    def finish(self) -> list[PushEvent]:
-        for tool in self.tools:
-            tool.finish()
-        return self.ctx.ledger.result()

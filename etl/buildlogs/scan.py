@@ -26,8 +26,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from etl.buildlogs.core import DOCKERFILE_NEEDLE, Parser
+from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
+from etl.buildlogs.parser import Parser
 from etl.errors import InputError
 
 logger = logging.getLogger(__name__)
