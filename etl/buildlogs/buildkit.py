@@ -34,6 +34,7 @@ PUSH_RE = re.compile(
 FAILED_PUSH_RE = re.compile(r"failed to push (?P<ref>\S+?):\s")
 SOLVE_FAILED_RE = re.compile(r"(?i)\bfailed to solve\b")
 PENDING_LINES = 1_000
+MAX_VERTICES = 64
 TTY_VERTEX = "tty"
 
 
@@ -119,11 +120,18 @@ class BuildKit(Tool):
 
     def _export(self, key: str, kind: str, digest_text: str) -> None:
         vertex = self.vertices.get(key)
-        if vertex is None or vertex.settled or vertex.pending:
-            # A new image exporter reusing the number (or the TTY vertex).
+        # A later build (or the next image in TTY output) reuses the number: a
+        # manifest after the list, or after pushes, starts a new exporter.
+        restart = vertex is not None and (
+            vertex.settled
+            or vertex.pending
+            or (vertex.manifest_list is not None and kind != "attestation manifest")
+        )
+        if vertex is None or restart:
             if vertex is not None:
                 self._settle(vertex, True)
             vertex = self.vertices[key] = Vertex()
+            self._forget_old_vertices()
         digest = full_digest(digest_text)
         if digest is None or kind == "attestation manifest":
             return
@@ -132,13 +140,19 @@ class BuildKit(Tool):
         else:
             vertex.manifests.append(digest)
 
+    def _forget_old_vertices(self) -> None:
+        """Keep the state of the latest exporters only (a log has many builds)."""
+        idle = [k for k, v in self.vertices.items() if not v.pending]
+        for key in idle[: max(0, len(self.vertices) - MAX_VERTICES)]:
+            del self.vertices[key]
+
     def _push(self, line: Line, key: str, ref_text: str, done: bool) -> None:
         ref = parse_image_ref(ref_text)
         if ref is None:
             return
         vertex = self.vertices.setdefault(key, Vertex())
         vertex.last_no = line.no
-        tool = "imagetools" if ref_text and "[internal]" in line.text else "buildkit"
+        tool = "imagetools" if "[internal] pushing" in line.text else "buildkit"
         digest = ref.digest or expand_abbreviation(ref.digest_text, vertex.known())
         if ref.digest_text is None and digest is None:
             digest = vertex.output()  # older BuildKit names the ref without digest

@@ -105,7 +105,7 @@ class DockerPush(Tool):
         if self.busy:
             self._expire(line)
         if line.debug:
-            return  # Docker@2 echoes its output as debug; the real lines count
+            return  # runner debug messages, and Docker@2 echoing output it printed
         text = line.text
         if "ush" in text and self._push_line(line, text):
             return

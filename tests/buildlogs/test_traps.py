@@ -372,3 +372,21 @@ def test_trap(trap: Trap) -> None:
     assert {(e.image, e.tag) for e in events if e.pushed is False} == trap.failed
     printed = json.dumps([e.to_json() for e in events])
     assert [x for x in trap.forbidden if x[7:] in printed] == []
+
+
+def test_reused_vertex_number_does_not_carry_an_earlier_builds_digest() -> None:
+    events = parse(
+        f"""
+        #12 exporting manifest {d("1")} done
+        #12 exporting manifest list {d("2")} done
+        #12 naming to docker.io/contoso/local:1 done
+        #12 exporting manifest {d("a")} done
+        #12 exporting config {d("3")} done
+        #12 pushing manifest for docker.io/contoso/pushed:2
+        #12 pushing manifest for docker.io/contoso/pushed:2 0.2s done
+        """
+    )
+
+    assert [(e.image, e.tag, e.digest) for e in events] == [
+        ("docker.io/contoso/pushed", "2", d("a"))
+    ]
