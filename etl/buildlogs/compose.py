@@ -57,12 +57,12 @@ class Compose(Tool):
         if not self.uploads:
             return
         if line.marker == "error" or ERROR_RE.match(text):
-            self._settle_all(False, line)
+            self._settle_all(error=line)
         elif all(line.no - u.last.no > QUIET_LINES for u in self.uploads.values()):
-            self._settle_all(None, None)
+            self._settle_all(error=None)
 
     def finish(self) -> None:
-        self._settle_all(None, None)
+        self._settle_all(error=None)
 
     def _layer(self, line: Line, ref_text: str, layer: str, status: str) -> None:
         ref = parse_image_ref(ref_text)
@@ -74,11 +74,13 @@ class Compose(Tool):
         upload.layers[layer] = status.startswith(DONE_STATUSES)
         self.busy = True
 
-    def _settle_all(self, failed: bool | None, line: Line | None) -> None:
+    def _settle_all(self, error: Line | None) -> None:
         """End every open upload: failed on an error, else pushed if all stored."""
         for upload in self.uploads.values():
-            stored = bool(upload.layers) and all(upload.layers.values())
-            pushed = False if failed is False else (True if stored else None)
-            self.ctx.emit("compose", line or upload.last, upload.ref, pushed)
+            if error is not None:
+                self.ctx.emit("compose", error, upload.ref, False)
+            else:
+                stored = bool(upload.layers) and all(upload.layers.values())
+                self.ctx.emit("compose", upload.last, upload.ref, stored or None)
         self.uploads.clear()
         self.busy = False

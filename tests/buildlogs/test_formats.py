@@ -113,6 +113,14 @@ FORMATS: list[tuple[str, str, list[Row]]] = [
         [("ghcr.io/contoso/svc", "2", None, True, "compose")],
     ),
     (
+        "compose-v2-push-refused",
+        """
+         Pushing ghcr.io/contoso/svc:3: 899268416f97 Pushed
+        manifest invalid: manifest invalid
+        """,
+        [("ghcr.io/contoso/svc", "3", None, False, "compose")],
+    ),
+    (
         "kaniko-push-refused",
         """
         INFO[0010] Pushing image to registry.example.com/app:5
