@@ -126,6 +126,7 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization:\s*(?:bearer|basic|token)\s+)\S+"),
     re.compile(r"(?i)((?:password|passwd|token|secret|api[_-]?key)[=:]\s*)\S+"),
     re.compile(r"(?i)(-p\s+|--password[= ])\S+"),
+    re.compile(r"(--(?:src-|dest-)?(?:creds|registry-token)(?:=|\s+))\S+"),
     re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}"),
     re.compile(r"\b(github_pat_)[A-Za-z0-9_]{20,}"),
     re.compile(r"\b(AKIA)[0-9A-Z]{16}\b"),

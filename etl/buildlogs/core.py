@@ -35,11 +35,6 @@ DOCKERFILE_INPUT_RE = re.compile(
     r"\b(?:dockerFile|dockerfile)=[\"']?(?P<path>[^\s\"']+)"
 )
 TAG_OPTION_RE = re.compile(r"(?:^|\s)(?:-t|--tag|--destination)(?:=|\s+)(?P<ref>\S+)")
-# Push commands take registry credentials as options that mask_secrets does
-# not know (``podman push --creds user:pass``, ``skopeo copy --dest-creds``).
-CREDENTIAL_OPTION_RE = re.compile(
-    r"(--(?:src-|dest-)?(?:creds|registry-token)(?:=|\s+))\S+"
-)
 
 
 class Lookback(Protocol):
@@ -126,7 +121,7 @@ class Context:
     ) -> None:
         if is_cosign_tag(ref.tag):
             return  # a signature stored next to the image, not an image
-        evidence = CREDENTIAL_OPTION_RE.sub(r"\1***", mask_secrets(line.text))
+        evidence = mask_secrets(line.text)
         evidence = evidence[:EVIDENCE_CHARS]
         dockerfile = dockerfile or self.dockerfile_for(ref.image)
         event = PushEvent(
