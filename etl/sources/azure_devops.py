@@ -47,6 +47,7 @@ from etl.sources.github import (
     LogUnreadable,
     Parser,
     Watermark,
+    add_run,
     catalog_rules,
     codeowners_rules,
     decode_lines,
@@ -618,27 +619,13 @@ class ProjectSweep:
             return False
         timeline = fetch_timeline(self.clients, self.project, row["run_id"])
         tasks = tasks_to_scan(timeline, self.config.scan_all_tasks)
-        try:
-            rows = self.read_logs(row, tasks)
-        except LogGone as exc:
-            logger.info(
-                "azure_devops %s: logs gone (%s), build kept without pushes",
-                row["run_key"],
-                exc,
-            )
-            self.out.add("ci_runs", [{**row, "log_status": "expired"}])
-            return True
-        except LogUnreadable as exc:
-            self.out.problems.append(
-                f"Azure DevOps {row['run_key']}: {exc}; revisited next run"
-            )
-            self.out.add("ci_runs", [{**row, "log_status": "unreadable"}])
-            return False
-        self.out.add(
-            "ci_runs", [{**row, "log_status": "scanned" if tasks else "no-push-step"}]
+        return add_run(
+            self.out,
+            row,
+            "Azure DevOps",
+            lambda: self.read_logs(row, tasks),
+            bool(tasks),
         )
-        self.out.add("push_events", rows)
-        return True
 
     def read_logs(self, row: dict[str, Any], tasks: list[dict[str, Any]]) -> Rows:
         def read(task: dict[str, Any]) -> Rows:

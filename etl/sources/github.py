@@ -116,6 +116,39 @@ class LogUnreadable(Exception):
     """The log is not text (binary, wrong encoding) or could not be read."""
 
 
+def add_run(
+    out: Extracted,
+    row: dict[str, Any],
+    system: str,
+    read: Callable[[], Rows],
+    scanned: bool,
+) -> bool:
+    """Add a run with the pushes its logs show; False when it must be revisited.
+
+    Expired logs are retention doing its job, not a failure: the run is kept without
+    pushes. Unreadable logs are a problem, and the run is read again next night.
+    """
+    try:
+        rows = read()
+    except LogGone as exc:
+        logger.info(
+            "%s %s: logs gone (%s), run kept without pushes",
+            system,
+            row["run_key"],
+            exc,
+        )
+        out.add("ci_runs", [{**row, "log_status": "expired"}])
+        return True
+    except LogUnreadable as exc:
+        out.problems.append(f"{system} {row['run_key']}: {exc}; revisited next run")
+        out.add("ci_runs", [{**row, "log_status": "unreadable"}])
+        return False
+    status = "scanned" if scanned else "no-push-step"
+    out.add("ci_runs", [{**row, "log_status": status}])
+    out.add("push_events", rows)
+    return True
+
+
 def default_parser() -> Parser:
     from etl.buildlogs import parse_lines
 
@@ -963,26 +996,9 @@ class RepoSweep:
         row = run_row(run)
         mine = [j for j in jobs if int(j.get("run_attempt") or 1) == row["attempt"]]
         scan = jobs_to_scan(mine, self.config.scan_all_jobs)
-        try:
-            rows = self.read_logs(row, scan)
-        except LogGone as exc:
-            logger.info(
-                "github %s: logs gone (%s), run kept without pushes",
-                row["run_key"],
-                exc,
-            )
-            self.out.add("ci_runs", [{**row, "log_status": "expired"}])
-            return True
-        except LogUnreadable as exc:
-            self.out.problems.append(
-                f"GitHub {row['run_key']}: {exc}; revisited next run"
-            )
-            self.out.add("ci_runs", [{**row, "log_status": "unreadable"}])
-            return False
-        status = "scanned" if scan else "no-push-step"
-        self.out.add("ci_runs", [{**row, "log_status": status}])
-        self.out.add("push_events", rows)
-        return True
+        return add_run(
+            self.out, row, "GitHub", lambda: self.read_logs(row, scan), bool(scan)
+        )
 
     def read_logs(self, row: dict[str, Any], jobs: list[dict[str, Any]]) -> Rows:
         if len(jobs) >= ZIP_MIN_JOBS:
