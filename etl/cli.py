@@ -52,6 +52,13 @@ db_option = click.option(
     help="DuckDB file (default: [warehouse] path, else imagetrail.duckdb).",
 )
 
+out_option = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the reports (default: [reports] out).",
+)
+
 
 def _settings(config_path: Path | None, db_path: Path | None) -> config_mod.Settings:
     settings = config_mod.load(config_path)
@@ -76,12 +83,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, debug: bool) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @config_option
 @db_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the reports (default: [reports] out).",
-)
+@out_option
 @click.option("--wait", is_flag=True, help="Wait for a running job instead of exiting.")
 def run(
     config_path: Path | None, db_path: Path | None, out_dir: Path | None, wait: bool
@@ -106,12 +108,7 @@ def run(
 @cli.command(epilog=EXIT_CODES_HELP)
 @config_option
 @db_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the reports (default: [reports] out).",
-)
+@out_option
 def report(
     config_path: Path | None, db_path: Path | None, out_dir: Path | None
 ) -> None:
