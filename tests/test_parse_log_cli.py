@@ -1,0 +1,71 @@
+"""`imagetrail parse-log` on the real-world log cases, scored as their oracle says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from etl.cli import cli
+from tests.conftest import SHARED_CASES
+
+ORACLE = SHARED_CASES / "oracle.json"
+LOG_CASES = (
+    [c for c in json.loads(ORACLE.read_text()) if c["kind"] == "log"]
+    if ORACLE.exists()
+    else []
+)
+
+
+def triples(pushes: list[dict[str, Any]]) -> set[tuple[Any, Any, Any]]:
+    return {(p["image"], p["tag"], p["digest"]) for p in pushes}
+
+
+@pytest.mark.skipif(not LOG_CASES, reason="no real-world cases beside the repository")
+@pytest.mark.parametrize("case", LOG_CASES, ids=lambda c: c["case"])
+def test_case_is_exact_and_leaks_no_digest(case: dict[str, Any]) -> None:
+    result = CliRunner().invoke(
+        cli, ["parse-log", str(SHARED_CASES / case["case"]), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    events = json.loads(result.output)
+    accepted = [case["pushed"], *case.get("acceptable_alternatives", [])]
+    pushed = [e for e in events if e["pushed"] is True]
+    assert triples(pushed) in [triples(a) for a in accepted]
+    for digest in case["forbidden_digests"]:
+        assert digest.removeprefix("sha256:") not in result.output
+
+
+def test_several_files_name_their_file_and_bad_ones_fail_alone(tmp_path: Path) -> None:
+    good = tmp_path / "push.log"
+    good.write_text(
+        "The push refers to repository [registry.example.com/team/app]\n"
+        "1.0: digest: sha256:" + "a" * 64 + " size: 528\n"
+    )
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("imagetrail")),
+            "parse-log",
+            str(good),
+            str(good),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    events = json.loads(result.stdout)
+    assert [(e["file"], e["image"], e["tag"]) for e in events] == [
+        (str(good), "registry.example.com/team/app", "1.0")
+    ] * 2
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(b"\x7fELF\x00\x00\x01" * 100)
+    result = CliRunner().invoke(cli, ["parse-log", str(binary)])
+    assert result.exit_code != 0
+    assert str(binary) in str(result.exception) or str(binary) in result.output
