@@ -105,6 +105,11 @@ def load(path: Path | None) -> Settings:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read it as a UTF-8 TOML file ({exc.__class__.__name__}); "
+            "point --config at imagetrail.toml"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid TOML ({exc}); fix the line named"
@@ -115,19 +120,49 @@ def load(path: Path | None) -> Settings:
 def sample_settings() -> Settings:
     return Settings(
         warehouse_path=Path("imagetrail.duckdb"),
-        reports_out=ROOT / "reports" / "out",
+        reports_out=Path("reports") / "out",
         exports=[ExportSettings(SAMPLE_ESTATE)],
         owners=OwnerSettings(overrides=SAMPLE_ESTATE / "owners.toml"),
     )
 
 
+# Keys of the sections that have no settings class of their own.
+SECTION_KEYS = {
+    "warehouse": {"path": "str"},
+    "reports": {"out": "str"},
+    "owners": {"overrides": "str", "labels": "list[str]"},
+    "mapping": {"threshold": "float"},
+    "export": {"path": "str"},
+}
+TOP_LEVEL = {
+    "warehouse",
+    "reports",
+    "github",
+    "azure_devops",
+    "registry",
+    "cluster",
+    "scanner",
+    "export",
+    "owners",
+    "mapping",
+}
+
+
 def parse(data: dict[str, Any], base: Path, source: Path | None = None) -> Settings:
     where = str(source or "config")
+    unknown = sorted(set(data) - TOP_LEVEL)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown section(s) {', '.join(unknown)}; known sections: "
+            + ", ".join(sorted(TOP_LEVEL))
+        )
 
     def table(key: str) -> dict[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{key}] must be a table")
+        if key in SECTION_KEYS:
+            _check_keys(value, SECTION_KEYS[key], where, key)
         return value
 
     def tables(key: str) -> list[dict[str, Any]]:
@@ -171,6 +206,7 @@ def parse(data: dict[str, Any], base: Path, source: Path | None = None) -> Setti
             s.path = str(resolve(s.path))
         settings.scanners.append(s)
     for i, ex in enumerate(tables("export")):
+        _check_keys(ex, SECTION_KEYS["export"], where, f"export #{i + 1}")
         if "path" not in ex:
             raise ConfigError(f"{where}: export #{i + 1} needs a path")
         settings.exports.append(ExportSettings(resolve(str(ex["path"]))))
@@ -186,18 +222,64 @@ def parse(data: dict[str, Any], base: Path, source: Path | None = None) -> Setti
     return settings
 
 
-def _build(cls: type, values: dict[str, Any], where: str, what: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
+_KINDS = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "str | None": ("a string", lambda v: isinstance(v, str)),
+    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "float": (
+        "a number",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    ),
+    "list[str]": (
+        'a list of strings, like ["a", "b"]',
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    ),
+}
+
+
+def _check_keys(
+    values: dict[str, Any], kinds: dict[str, str], where: str, what: str
+) -> None:
+    """Unknown keys and values of the wrong type, named with the section they are in."""
+    unknown = sorted(set(values) - set(kinds))
     if unknown:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(unknown)} in {what}; "
-            f"known keys: {', '.join(sorted(known))}"
+            f"known keys: {', '.join(sorted(kinds))}"
         )
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {what}: {exc}") from exc
+    for key, value in values.items():
+        label, ok = _KINDS[kinds[key]]
+        if not ok(value):
+            raise ConfigError(
+                f"{where}: {what} key {key} must be {label}, not {value!r}"
+            )
+
+
+def _build(cls: type, values: dict[str, Any], where: str, what: str) -> Any:
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    _check_keys(values, kinds, where, what)
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+        and f.name not in values
+    ]
+    if missing:
+        raise ConfigError(f"{where}: {what} needs {', '.join(missing)}")
+    settings = cls(**values)
+    for key in ("since_days",):
+        if key in values and values[key] < 1:
+            raise ConfigError(f"{where}: {what} key {key} must be 1 or more")
+    for key in ("url", "base_url", "organization_url", "endpoint_url"):
+        url = values.get(key)
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{where}: {what} key {key} must start with https:// or http://, "
+                f"not {url!r}"
+            )
+    return settings
 
 
 def _check_registry(r: RegistrySettings, where: str, n: int) -> None:
