@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,7 +32,8 @@ EXIT_CODES_HELP = (
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    level = logging.ERROR if quiet else levels.get(verbose, logging.DEBUG)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -68,8 +70,12 @@ def _settings(config_path: Path | None, db_path: Path | None) -> config_mod.Sett
 
 
 @click.group(epilog=EXIT_CODES_HELP)
-@click.option("-v", "--verbose", count=True, help="More log lines (-vv: debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log each stage and scope (-vv: debug)."
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only errors and failed sources (cron)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(package_name="imagetrail")
 @click.pass_context
@@ -95,13 +101,26 @@ def run(
     if out_dir is not None:
         settings.reports_out = out_dir
     result = pipeline.run(settings, wait=wait)
-    click.echo(f"warehouse: {settings.warehouse_path}")
-    for path in result.reports:
-        click.echo(f"report: {path}")
-    for failed in result.failed:
-        click.echo(f"failed (previous data kept): {failed}", err=True)
-    for problem in result.problems:
-        click.echo(f"problem: {problem}", err=True)
+    quiet = click.get_current_context().find_root().params["quiet"]
+    if not quiet:
+        click.echo(f"warehouse: {settings.warehouse_path}")
+        click.echo(
+            f"reports: {settings.reports_out / 'index.html'}, "
+            f"{len(result.reports)} files"
+        )
+    if quiet:
+        # The warnings that name them are not logged under -q; cron mail needs them.
+        for failed in result.failed:
+            click.echo(f"failed (previous data kept): {failed}", err=True)
+        for problem in result.problems:
+            click.echo(f"problem: {problem}", err=True)
+    elif result.failed or result.problems:
+        click.echo(
+            f"partial: {len(result.failed)} source scope(s) failed and "
+            f"{len(result.problems)} input(s) could not be read (warnings above); "
+            "their previous data was kept",
+            err=True,
+        )
     sys.exit(result.exit_code)
 
 
@@ -147,11 +166,19 @@ def sql(query: str, config_path: Path | None, db_path: Path | None, fmt: str) ->
 
     settings = _settings(config_path, db_path)
     saved = saved_queries()
+    if not query.strip():
+        raise ConfigError("empty query; give SQL or one of " + ", ".join(saved))
+    if query not in saved and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", query):
+        raise ConfigError(
+            f"no saved query named {query!r}; saved queries: " + ", ".join(saved)
+        )
     text = saved[query].read_text() if query in saved else query
     wh = Warehouse(settings.warehouse_path, read_only=True)
     try:
         cur = wh.con.execute(text)
-        names = [d[0] for d in cur.description or []]
+        if cur.description is None:
+            raise ConfigError("the query returned no result set; give a SELECT")
+        names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     except duckdb.Error as exc:
         hint = "" if query in saved else f" (saved queries: {', '.join(saved)})"

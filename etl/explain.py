@@ -12,14 +12,24 @@ from etl.warehouse import Warehouse
 def find_images(wh: Warehouse, ref: str) -> list[dict[str, Any]]:
     """Images a reference, a digest or a digest prefix names (top-level first)."""
     text = ref.strip()
-    if text.startswith("sha256:") or (len(text) >= 7 and _is_hex(text)):
-        prefix = text if text.startswith("sha256:") else "sha256:" + text
+    hex_part = text.removeprefix("sha256:")
+    if text.startswith("sha256:") or _is_hex(text):
+        if len(hex_part) < 7 or not _is_hex(hex_part):
+            raise ImagetrailError(
+                f"{ref!r} is not a digest or a prefix of one: give at least 7 hex "
+                "characters (sha256:16e7a23 or 16e7a23)"
+            )
+        prefix = "sha256:" + hex_part.lower()
         return wh.records(
             "SELECT * FROM image_mapping WHERE starts_with(digest, ?) "
             "ORDER BY top_level DESC, image",
             [prefix],
         )
     parsed = parse_ref(text)
+    if "@" in text and not parsed.digest:
+        raise ImagetrailError(
+            f"{ref!r}: the part after @ is not a sha256 digest of 64 hex characters"
+        )
     if parsed.digest:
         return wh.records(
             "SELECT * FROM image_mapping WHERE image = ? AND digest = ?",
@@ -40,7 +50,7 @@ def find_images(wh: Warehouse, ref: str) -> list[dict[str, Any]]:
 
 
 def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text.lower())
+    return bool(text) and all(c in "0123456789abcdef" for c in text.lower())
 
 
 def explain(wh: Warehouse, ref: str) -> str:
@@ -144,7 +154,7 @@ def _where_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
         [image["registry"], image["repository"], image["family_digest"]],
     )
     if not rows:
-        return ["  runs in: no cluster read"]
+        return ["  runs in: not running in any cluster read"]
     lines = ["  runs in:"]
     for r in rows:
         lines.append(

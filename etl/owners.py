@@ -54,7 +54,7 @@ def read_overrides(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: not valid TOML ({exc}); fix the line named") from exc
     rows = []
     for order, (glob, owner) in enumerate(data.items(), start=1):
-        if not isinstance(owner, str):
+        if not isinstance(owner, str) or not owner.strip():
             raise InputError(
                 f'{path}: value of {glob!r} must be an owner string, like "team-a"'
             )

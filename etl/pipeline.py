@@ -65,7 +65,14 @@ def run(settings: Settings, wait: bool = False) -> RunResult:
             with _stage("report"):
                 from etl import report
 
-                result.reports = report.write_reports(wh, settings.reports_out)
+                try:
+                    result.reports = report.write_reports(wh, settings.reports_out)
+                except OSError as exc:
+                    raise ImagetrailError(
+                        f"cannot write the reports to {settings.reports_out} "
+                        f"({exc.strerror or exc}); the warehouse is up to date, fix "
+                        "the folder and run `imagetrail report`"
+                    ) from exc
             return result
         finally:
             wh.close()

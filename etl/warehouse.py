@@ -80,6 +80,11 @@ class Warehouse:
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise ImagetrailError(
+                    f"warehouse {self.path} is in use by a running imagetrail run; "
+                    "try again when it has finished"
+                ) from exc
             raise ImagetrailError(
                 f"cannot open warehouse {self.path}: {exc}".splitlines()[0]
             ) from exc

@@ -127,3 +127,31 @@ def test_table_reference_describes_every_column() -> None:
         if line.startswith("| `") and line.endswith("|  |")
     ]
     assert undescribed == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sql", ""], "Error: empty query; give SQL or one of"),
+        (["sql", "unmaped-images"], "Error: no saved query named 'unmaped-images'"),
+        (["explain", "sha256:"], "give at least 7 hex characters"),
+        (["explain", "r.example/a@sha256:zzzz"], "is not a sha256 digest"),
+    ],
+)
+def test_user_mistakes_are_one_line(
+    small_db: Path, args: list[str], message: str
+) -> None:
+    result = imagetrail(*args, "--db", str(small_db))
+    assert result.returncode in (1, 2)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_empty_owner_in_the_override_file_is_refused(tmp_path: Path) -> None:
+    from etl.errors import InputError
+    from etl.owners import read_overrides
+
+    path = tmp_path / "owners.toml"
+    path.write_text('"contoso/api" = ""\n')
+    with pytest.raises(InputError, match="must be an owner string"):
+        read_overrides(path)
