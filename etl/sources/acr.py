@@ -44,6 +44,7 @@ from etl.sources.oci import (
     load_json,
     manifest_from_body,
     platform_text,
+    require_usable,
     select_repositories,
 )
 
@@ -119,7 +120,7 @@ def _export_extractor(
 ) -> Callable[[SweepContext], Extracted]:
     def extract(ctx: SweepContext) -> Extracted:
         items = []
-        for page in flatten_pages(load_json(path, EXPORT_HOW)):
+        for page in flatten_pages(load_json(path, EXPORT_HOW), path, EXPORT_HOW):
             if isinstance(page, dict) and isinstance(page.get("manifests"), list):
                 items.extend(page["manifests"])
             elif isinstance(page, dict) and "digest" in page:
@@ -129,6 +130,7 @@ def _export_extractor(
                     f"{path}: not a manifest listing; re-export it with {EXPORT_HOW}"
                 )
         listed = listing_from_metadata(items)
+        require_usable(items, len(listed), path, EXPORT_HOW)
         return describe_repository(registry, repository, listed, ExportStore(root))
 
     return extract

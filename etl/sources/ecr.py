@@ -43,6 +43,7 @@ from etl.sources.oci import (
     known_provenance,
     load_json,
     parse_manifest,
+    require_usable,
     select_repositories,
 )
 
@@ -97,7 +98,7 @@ def _export_extractor(
 ) -> Callable[[SweepContext], Extracted]:
     def extract(ctx: SweepContext) -> Extracted:
         details = []
-        for page in flatten_pages(load_json(path, EXPORT_HOW)):
+        for page in flatten_pages(load_json(path, EXPORT_HOW), path, EXPORT_HOW):
             if not isinstance(page, dict) or not isinstance(
                 page.get("imageDetails"), list
             ):
@@ -109,6 +110,7 @@ def _export_extractor(
         # The listing names its repository; the file name may only approximate it.
         name = names.pop() if len(names) == 1 else repository
         listed = listing_from_details(details)
+        require_usable(details, len(listed), path, EXPORT_HOW)
         return describe_repository(registry, str(name), listed, ExportStore(root))
 
     return extract

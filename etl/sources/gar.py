@@ -47,6 +47,7 @@ from etl.sources.oci import (
     flatten_pages,
     known_provenance,
     load_json,
+    require_usable,
     select_repositories,
 )
 
@@ -134,13 +135,17 @@ def export_scopes(root: Path) -> list[Scope]:
 
 def _export_extractor(root: Path, path: Path) -> Callable[[SweepContext], Extracted]:
     def extract(ctx: SweepContext) -> Extracted:
-        items = flatten_pages(load_json(path, EXPORT_HOW, preamble=True))
+        items = flatten_pages(
+            load_json(path, EXPORT_HOW, preamble=True), path, EXPORT_HOW
+        )
         if not all(isinstance(i, dict) for i in items):
             raise InputError(
                 f"{path}: not a list of images; re-export it with {EXPORT_HOW}"
             )
+        groups = listing_from_gcloud(items)
+        require_usable(items, sum(map(len, groups.values())), path, EXPORT_HOW)
         store = ExportStore(root)
-        return describe_groups(listing_from_gcloud(items), lambda registry: store)
+        return describe_groups(groups, lambda registry: store)
 
     return extract
 

@@ -995,9 +995,15 @@ class _Describer:
         return self._reads[key]
 
     def _call(self, read: Callable[[], Any]) -> Any:
-        """A store read; unreadable content becomes one problem line."""
+        """A store read; unreadable content becomes one problem line.
+
+        A garbled export file fails the scope instead: the rows it would give
+        (platform children, provenance) must not vanish from the warehouse.
+        """
         try:
             return read()
+        except GarbledExportFile:
+            raise
         except InputError as exc:
             self.problems.append(f"{self.registry}/{self.repository}: {exc}")
             return None
@@ -1026,6 +1032,10 @@ def _may_be_slsa(descriptor: dict[str, Any]) -> bool:
 # -- export mode -------------------------------------------------------------------
 
 
+class GarbledExportFile(InputError):
+    """A manifest or config file of an export that cannot be read."""
+
+
 class ExportStore:
     """Manifests and configs saved by ``skopeo inspect --raw`` beside the listings.
 
@@ -1044,8 +1054,8 @@ class ExportStore:
             return None
         try:
             return parse_manifest(path.read_bytes(), digest)
-        except InputError as exc:
-            raise InputError(
+        except (OSError, InputError) as exc:
+            raise GarbledExportFile(
                 f"{path}: not a manifest ({exc}); re-export it with "
                 "`skopeo inspect --raw REF@DIGEST`"
             ) from exc
@@ -1057,9 +1067,15 @@ class ExportStore:
         path = self.root / "configs" / f"{name}.json"
         if not path.is_file():
             return None
-        data = load_json(path, "`skopeo inspect --config --raw REF@DIGEST`")
+        how = "`skopeo inspect --config --raw REF@DIGEST`"
+        try:
+            data = load_json(path, how)
+        except InputError as exc:
+            raise GarbledExportFile(str(exc)) from exc
         if not isinstance(data, dict):
-            raise InputError(f"{path}: not an image config object; re-export it")
+            raise GarbledExportFile(
+                f"{path}: not an image config object; re-export it with {how}"
+            )
         return data
 
     def blob(self, repository: str, digest: str) -> bytes | None:
@@ -1089,12 +1105,15 @@ def load_json(path: Path, how: str, preamble: bool = False) -> Any:
         ) from exc
 
 
-def flatten_pages(data: Any) -> list[Any]:
+def flatten_pages(data: Any, path: Path, how: str) -> list[Any]:
     """An array of items, or an array of such arrays (one per page)."""
     if isinstance(data, dict):
         return [data]
     if not isinstance(data, list):
-        return []
+        raise InputError(
+            f"{path}: holds a JSON {type(data).__name__}, not a listing; "
+            f"re-export it with {how}"
+        )
     if data and all(isinstance(page, list) for page in data):
         return [item for page in data for item in page]
     return data
@@ -1120,6 +1139,18 @@ def export_scope_name(root: Path, path: Path) -> str:
     return "export:" + path.relative_to(root).with_suffix("").as_posix()
 
 
+def require_usable(items: list[Any], usable: int, path: Path, how: str) -> None:
+    """A listing whose every item was skipped is garbled, not an empty repository."""
+    if items and not usable:
+        raise InputError(
+            f"{path}: none of its {len(items)} item(s) names an image digest; "
+            f"re-export it with {how}"
+        )
+
+
+SKOPEO_HOW = "`skopeo inspect docker://HOST/REPOSITORY:TAG` per tag, as a JSON array"
+
+
 def skopeo_listing(entries: list[dict[str, Any]], where: Path) -> list[Listed]:
     """``skopeo inspect`` outputs -> listing entries with their tags.
 
@@ -1133,7 +1164,9 @@ def skopeo_listing(entries: list[dict[str, Any]], where: Path) -> list[Listed]:
     for entry in entries:
         digest = normalize_digest(entry.get("Digest"))
         if not digest:
-            raise InputError(f"{where}: an entry has no valid Digest; re-export it")
+            raise InputError(
+                f"{where}: an entry has no valid Digest; re-export it with {SKOPEO_HOW}"
+            )
         layers = entry.get("LayersData") or []
         sizes = [x.get("Size") for x in layers if isinstance(x, dict)]
         listed.append(
@@ -1192,8 +1225,8 @@ def _export_extractor(
     root: Path, path: Path, registry: str, repository: str
 ) -> Callable[[SweepContext], Extracted]:
     def extract(ctx: SweepContext) -> Extracted:
-        how = "`skopeo inspect docker://HOST/REPOSITORY:TAG` per tag, as a JSON array"
-        entries = flatten_pages(load_json(path, how))
+        how = SKOPEO_HOW
+        entries = flatten_pages(load_json(path, how), path, how)
         if not all(isinstance(e, dict) for e in entries):
             raise InputError(f"{path}: not an array of skopeo inspect outputs; {how}")
         listed = skopeo_listing(entries, path)

@@ -99,22 +99,69 @@ def test_a_garbled_listing_fails_its_scope_only(
     ]
 
 
-def test_an_unreadable_manifest_file_is_one_problem_and_the_rest_loads(
-    fresh_db: Warehouse, tmp_path: Path
+@pytest.mark.parametrize(
+    "content", ["null", "42", '"hello"', '{"foo": 1}', '[{"digest": "nope"}]']
+)
+def test_a_listing_of_the_wrong_shape_fails_and_keeps_its_rows(
+    fresh_db: Warehouse, tmp_path: Path, content: str
 ) -> None:
     root = tmp_path / "export"
     shutil.copytree(EXPORT, root)
-    (root / "manifests" / (ARM64.removeprefix("sha256:") + ".json")).write_text("{oops")
+    load_scopes(fresh_db, acr.export_scopes(root))
+    before = _image_rows(fresh_db)
+    listing = root / "acr" / "contosoacr" / "payments" / "api.json"
+    listing.write_text(content)
     result = load_scopes(fresh_db, acr.export_scopes(root))
-    assert result.failed == []
-    assert (
-        len(result.problems) == 1
-        and ARM64.removeprefix("sha256:") in result.problems[0]
-    )
-    rows = fresh_db.records(
-        "SELECT digest, kind, parent_digest FROM images WHERE digest = ?", [ARM64]
-    )
-    assert rows == [{"digest": ARM64, "kind": "image", "parent_digest": INDEX}]
+    assert len(result.failed) == 1
+    message = result.failed[0]
+    assert "\n" not in message and str(listing) in message
+    assert "az acr manifest list-metadata" in message
+    assert _image_rows(fresh_db) == before and (AMD64, INDEX) in before
+
+
+@pytest.mark.parametrize(
+    ("folder", "digest", "content"),
+    [
+        ("manifests", ARM64, "{oops"),
+        ("manifests", ARM64, '"oops"'),
+        ("manifests", INDEX, None),
+        ("configs", AMD64, b"\x89\xff\x00garbage"),
+    ],
+)
+def test_an_unreadable_manifest_or_config_fails_the_scope_and_keeps_its_rows(
+    fresh_db: Warehouse,
+    tmp_path: Path,
+    folder: str,
+    digest: str,
+    content: str | bytes | None,
+) -> None:
+    root = tmp_path / "export"
+    shutil.copytree(EXPORT, root)
+    load_scopes(fresh_db, acr.export_scopes(root))
+    before = _image_rows(fresh_db), _provenance_rows(fresh_db)
+    path = root / folder / (digest.removeprefix("sha256:") + ".json")
+    if content is None:  # cut in half
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    result = load_scopes(fresh_db, acr.export_scopes(root))
+    assert len(result.failed) == 1
+    assert str(path) in result.failed[0] and "\n" not in result.failed[0]
+    assert (_image_rows(fresh_db), _provenance_rows(fresh_db)) == before
+    assert (ARM64, INDEX) in before[0] and before[1]
+
+
+def _image_rows(db: Warehouse) -> set[tuple[object, ...]]:
+    rows = db.records("SELECT digest, parent_digest FROM images")
+    return {tuple(r.values()) for r in rows}
+
+
+def _provenance_rows(db: Warehouse) -> set[tuple[object, ...]]:
+    rows = db.records("SELECT subject_digest, kind, commit_sha FROM provenance")
+    return {tuple(r.values()) for r in rows}
 
 
 def test_shared_case_37_untagged_artifacts() -> None:

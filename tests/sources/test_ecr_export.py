@@ -101,3 +101,20 @@ def test_shared_case_35_describe_images_shapes() -> None:
         for e in expected
     }
     assert all(re.match(r"^sha256:[0-9a-f]{64}$", x.digest) for x in listed)
+
+
+def test_a_listing_of_the_wrong_shape_fails_and_keeps_its_rows(
+    fresh_db: Warehouse, tmp_path: Path
+) -> None:
+    root = tmp_path / "export"
+    shutil.copytree(EXPORT, root)
+    load_scopes(fresh_db, ecr.export_scopes(root))
+    before = fresh_db.records("SELECT digest, parent_digest FROM images")
+    listing = root / "ecr" / "111122223333" / "eu-west-1" / "contoso" / "web.json"
+    for content in ("null", "7", '{"imageDetails": [{"imageTags": ["x"]}]}'):
+        listing.write_text(content)
+        result = load_scopes(fresh_db, ecr.export_scopes(root))
+        assert len(result.failed) == 1, content
+        assert str(listing) in result.failed[0] and "aws ecr" in result.failed[0]
+        assert fresh_db.records("SELECT digest, parent_digest FROM images") == before
+    assert before

@@ -96,3 +96,19 @@ def test_tags_as_a_list_are_accepted_too() -> None:
     assert {k: [x.tags for x in v] for k, v in groups.items()} == {
         ("gcr.io", "p/app"): [["a", "b"]]
     }
+
+
+@pytest.mark.parametrize("content", ["42", "null", '{"foo": 1}', '[{"foo": 1}]'])
+def test_a_listing_of_the_wrong_shape_fails_and_keeps_its_rows(
+    fresh_db: Warehouse, tmp_path: Path, content: str
+) -> None:
+    root = tmp_path / "export"
+    shutil.copytree(EXPORT, root)
+    load_scopes(fresh_db, gar.export_scopes(root))
+    listing = root / "gar" / "contoso-prod" / "europe-west1" / "apps.json"
+    listing.write_text(content)
+    result = load_scopes(fresh_db, gar.export_scopes(root))
+    assert len(result.failed) == 1
+    assert str(listing) in result.failed[0] and "gcloud artifacts" in result.failed[0]
+    digests = fresh_db.records("SELECT digest FROM images")
+    assert {"digest": WORKER} in digests

@@ -111,3 +111,20 @@ def test_the_sample_estate_loads_and_case_35_keeps_its_index_apart(
         (platform, "image", "linux/amd64", index),
         (att, "attestation", "unknown/unknown", index),
     }
+
+
+def test_a_listing_of_the_wrong_shape_fails_and_keeps_its_rows(
+    fresh_db: Warehouse, tmp_path: Path
+) -> None:
+    root = tmp_path / "export"
+    shutil.copytree(EXPORT, root)
+    load_scopes(fresh_db, oci.export_scopes(root))
+    before = fresh_db.records("SELECT digest, parent_digest FROM images")
+    for content in ("null", "42", '"hello"', '[{"Tag": "1.0"}]'):
+        listing = root / "oci" / "ghcr.io" / "contoso" / "tools.json"
+        listing.write_text(content)
+        result = load_scopes(fresh_db, oci.export_scopes(root))
+        assert len(result.failed) == 1, content
+        assert str(listing) in result.failed[0] and "skopeo" in result.failed[0]
+        assert fresh_db.records("SELECT digest, parent_digest FROM images") == before
+    assert {"digest": AMD64, "parent_digest": INDEX} in before
