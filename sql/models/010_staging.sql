@@ -29,8 +29,32 @@ SELECT t.registry, t.repository, t.tag, t.digest, t.observed_at
 FROM image_tags t
 JOIN last_ok l USING (source, scope, sweep_id);
 
+-- Digests that run in a cluster or were scanned, but that no registry read lists.
+-- They are images all the same: a security team must see them, unmapped at worst.
+CREATE OR REPLACE TABLE stg_unlisted AS
+WITH observed AS (
+    SELECT image, digest FROM workloads WHERE digest LIKE 'sha256:%'
+    UNION
+    SELECT image, digest FROM scans WHERE digest IS NOT NULL AND image IS NOT NULL
+)
+SELECT split_part(o.image, '/', 1) AS registry, repo_path(o.image) AS repository,
+       o.digest
+FROM observed o
+WHERE NOT EXISTS (
+    SELECT 1 FROM images i
+    WHERE i.repository = repo_path(o.image)
+      AND (i.digest = o.digest OR i.config_digest = o.digest));
+
 -- One row per manifest; top_level marks what a person calls "an image".
 CREATE OR REPLACE TABLE stg_images AS
+WITH all_images AS (
+    SELECT registry, repository, digest, kind, media_type, platform, parent_digest,
+           size_bytes, pushed_at, config_digest, labels
+    FROM images
+    UNION ALL BY NAME
+    SELECT registry, repository, digest, 'unlisted' AS kind
+    FROM stg_unlisted
+)
 SELECT DISTINCT ON (i.registry, i.repository, i.digest)
     i.registry,
     i.repository,
@@ -44,7 +68,7 @@ SELECT DISTINCT ON (i.registry, i.repository, i.digest)
     coalesce(i.pushed_at, p.pushed_at) AS pushed_at,
     i.config_digest,
     i.labels,
-    i.parent_digest IS NULL AND i.kind IN ('index', 'image') AS top_level,
+    i.parent_digest IS NULL AND i.kind IN ('index', 'image', 'unlisted') AS top_level,
     coalesce(i.parent_digest, i.digest) AS family_digest,
     coalesce((
         SELECT list(DISTINCT t.tag ORDER BY t.tag)
@@ -53,7 +77,7 @@ SELECT DISTINCT ON (i.registry, i.repository, i.digest)
           AND t.repository = i.repository
           AND t.digest = i.digest
     ), []) AS tags
-FROM images i
+FROM all_images i
 LEFT JOIN images p
     ON p.registry = i.registry
    AND p.repository = i.repository

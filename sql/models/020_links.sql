@@ -172,6 +172,9 @@ SELECT
         WHEN b.method IS NOT NULL THEN
             'the best evidence, ' || b.method || ' (confidence ' || b.confidence
             || '), is below the mapping threshold ' || getvariable('threshold')
+        WHEN i.kind = 'unlisted' AND rp.runs IS NULL THEN
+            'no registry read lists ' || i.image || '@' || left(i.digest, 19)
+            || ' (it runs in a cluster or was scanned), and no run read pushed it'
         WHEN rp.runs IS NULL THEN
             'no pipeline run in the CI systems read pushed ' || i.image
             || '; it was pushed by hand or by a system imagetrail does not read'
@@ -186,6 +189,9 @@ SELECT
         WHEN v.run_count = 1 THEN NULL
         WHEN b.method IS NOT NULL THEN
             'lower [mapping] threshold, or make the build print the pushed digest'
+        WHEN i.kind = 'unlisted' THEN
+            'add its registry to the config ([[registry]]) or export its listing, '
+            || 'so imagetrail sees its tags, labels and attestations'
         WHEN rp.runs IS NULL THEN
             'build and push it from a pipeline imagetrail reads, or label it with '
             || 'org.opencontainers.image.source and .revision'
