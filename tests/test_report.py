@@ -106,8 +106,10 @@ def test_worklists_are_ordered_worst_first(context: dict[str, Any]) -> None:
         for o in context["worklists"]
     }
     assert lists == EXPECTED_WORKLISTS
-    assert [o["slug"] for o in context["worklists"]][:2] == [
+    # Owners with vulnerable images running exposed come first.
+    assert [o["slug"] for o in context["worklists"]][:3] == [
         "contoso-payments-oncall",
+        "unowned",
         "legacy-team",
     ]
 

@@ -110,10 +110,11 @@ def test_owner_section_lists_images_worst_first(visit: Visit) -> None:
     owners = page.locator("section.owner h3").evaluate_all(
         "hs => hs.map(h => h.firstChild.textContent)"
     )
+    # Owners with vulnerable images running exposed come first.
     assert owners == [
         "@contoso/payments-oncall",
-        "legacy-team",
         "unowned",
+        "legacy-team",
         "ann@contoso.example",
     ]
     for slug, expected in EXPECTED_WORKLISTS.items():

@@ -55,6 +55,9 @@ def test_run_writes_the_warehouse_and_both_reports(sample_run: dict[str, Path]) 
     assert (sample_run["out"] / "index.html").stat().st_size > 0
     assert (sample_run["out"] / "remediation.md").stat().st_size > 0
     assert list((sample_run["out"] / "owners").glob("*.md"))
+    # Images no scanner looked at are not shown as clean.
+    html = (sample_run["out"] / "index.html").read_text()
+    assert "not scanned" in html
 
 
 def test_exposed_high_cve_query_matches_expected(sample_run: dict[str, Path]) -> None:

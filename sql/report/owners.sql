@@ -1,7 +1,7 @@
 -- Owners with what they own: images in total, vulnerable images and their critical,
 -- high and fixable counts, vulnerable images running exposed, and images still to be
 -- mapped. Owner '' is the bucket of images no link in the owner chain answered for.
--- Owners with the worst vulnerable images come first.
+-- Owners with vulnerable images running exposed come first, then the worst ones.
 WITH owned AS (
     SELECT * REPLACE (coalesce(owner, '') AS owner) FROM remediation
 )
@@ -15,4 +15,4 @@ SELECT owner,
        count(*) FILTER (status <> 'mapped') AS unresolved_count
 FROM owned
 GROUP BY owner
-ORDER BY critical DESC, high DESC, vulnerable DESC, owner = '', owner;
+ORDER BY exposed_high DESC, critical DESC, high DESC, vulnerable DESC, owner = '', owner;

@@ -26,7 +26,7 @@ SELECT coalesce(rem.owner, '') AS owner,
        coalesce(printf('%.2f', rem.confidence), '') AS confidence,
        rem.reason, rem.fix,
        rem.critical, rem.high, rem.medium, rem.low, rem.fixable,
-       rem.critical + rem.high AS serious,
+       rem.critical + rem.high AS serious, rem.scanned,
        rem.running, rem.exposed, rem.exposure,
        coalesce(c.candidates, []) AS candidates
 FROM remediation rem
