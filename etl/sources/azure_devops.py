@@ -52,6 +52,7 @@ from etl.sources.github import (
     codeowners_rules,
     decode_lines,
     default_parser,
+    export_owner_rules,
     next_watermark,
     push_rows,
     read_log_file,
@@ -482,18 +483,8 @@ def _export_owners(project_dir: Path, prefix: str, out: Extracted) -> None:
             (CATALOG_FILE, catalog_rules),
         ):
             path = repo_dir / file
-            if not path.exists():
-                continue
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                out.problems.append(
-                    f"{path}: unreadable ({exc}); its owners were skipped"
-                )
-                continue
-            rows, problems = reader(repo, text, file, None)
-            out.add("owner_rules", rows)
-            out.problems += [f"{path}: {p}" for p in problems]
+            if path.exists():
+                export_owner_rules(path, repo, reader, out)
 
 
 # -- live scopes --------------------------------------------------------------

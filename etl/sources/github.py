@@ -586,6 +586,8 @@ def catalog_rules(
         documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
     except yaml.YAMLError as exc:
         return [], [f"not valid YAML ({str(exc).splitlines()[0]})"]
+    if not documents:
+        return [], ["not a catalog entity (no YAML mapping)"]
     for document in documents:
         owner = (document.get("spec") or {}).get("owner")
         if owner:
@@ -835,16 +837,31 @@ def _export_owners(repo_dir: Path, repo: str, out: Extracted) -> None:
         (CATALOG_FILE, catalog_rules),
     ):
         path = repo_dir / file
-        if not path.exists():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            out.problems.append(f"{path}: unreadable ({exc}); its owners were skipped")
-            continue
-        rows, problems = reader(repo, text, file, None)
-        out.add("owner_rules", rows)
-        out.problems += [f"{path}: {p}" for p in problems]
+        if path.exists():
+            export_owner_rules(path, repo, reader, out)
+
+
+def export_owner_rules(
+    path: Path,
+    repo: str,
+    reader: Callable[[str, str, str, str | None], tuple[Rows, list[str]]],
+    out: Extracted,
+) -> None:
+    """An exported owner file's rules; one that yields none fails the scope.
+
+    Loading the scope without them would drop the owners this file gave last time,
+    so a garbled file keeps the last good rules (and the rest of the scope) instead.
+    """
+    how = "re-export it from the repository's default branch"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable ({exc}); {how}") from exc
+    rows, problems = reader(repo, text, path.name, None)
+    if problems and not rows:
+        raise InputError(f"{path}: no owner rule read ({problems[0]}); {how}")
+    out.add("owner_rules", rows)
+    out.problems += [f"{path}: {p}" for p in problems]
 
 
 # -- live scopes --------------------------------------------------------------

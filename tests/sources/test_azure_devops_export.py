@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,27 @@ def test_owner_rules_of_each_repository_folder() -> None:
         ("contoso/Payments/api", "codeowners", "/charts/", "ops@contoso.example", 2),
         ("contoso/Payments/api", "catalog", "*", "group:payments", None),
     }
+
+
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        ("catalog-info.yaml", b"- a list, not an entity\n"),
+        ("catalog-info.yaml", b"\x00\xff\xfe\x81\x82"),
+        ("CODEOWNERS", b"\xff\xfe\x00\x81garbage"),
+    ],
+)
+def test_a_garbled_owner_file_fails_the_project_scope(
+    tmp_path: Path, file: str, content: bytes
+) -> None:
+    project = tmp_path / "azure_devops" / "contoso" / "Payments"
+    shutil.copytree(PROJECT_DIR, project)
+    path = project / "api" / file
+    path.write_bytes(content)
+    with pytest.raises(InputError) as failed:
+        azure_devops.export_scopes(tmp_path)[0].extract(SweepContext())
+    message = str(failed.value)
+    assert str(path) in message and "\n" not in message
 
 
 def test_garbled_builds_file_fails_the_scope_naming_the_file() -> None:

@@ -185,6 +185,36 @@ def test_broken_log_keeps_the_run_s_last_good_push_events(
     assert set(stored) == {(9000000011, 2, "1.4.0"), (9000000012, 1, "pr-7")}
 
 
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        ("catalog-info.yaml", b"just a string\n"),
+        ("catalog-info.yaml", b"\x89PNG\r\n\x1a\n\x00\xff\xfe"),
+        ("catalog-info.yaml", b"spec: [owner\n"),
+        ("CODEOWNERS", b"\xff\xfe\x00\x81garbage"),
+    ],
+)
+def test_a_garbled_owner_file_fails_the_scope_and_keeps_the_owner_rules(
+    tmp_path: Path, fresh_db: Warehouse, file: str, content: bytes
+) -> None:
+    root = tmp_path / "export"
+    shutil.copytree(REPO_DIR / "api", root / "github" / "contoso" / "api")
+    scope = github.export_scopes(root)[0]
+    _sweep(fresh_db, scope)
+    query = "SELECT kind, pattern, owners FROM owner_rules"
+    before = set(fresh_db.con.execute(query).fetchall())
+
+    path = root / "github" / "contoso" / "api" / file
+    path.write_bytes(content)
+    with pytest.raises(InputError) as failed:
+        scope.extract(SweepContext())
+
+    message = str(failed.value)
+    assert str(path) in message and "\n" not in message
+    assert ("catalog", "*", "team-payments") in before
+    assert set(fresh_db.con.execute(query).fetchall()) == before
+
+
 def _sweep(wh: Warehouse, scope: github.Scope) -> list[str]:
     sweep = wh.begin_sweep("job", scope.source, scope.scope)
     out = scope.extract(SweepContext())
