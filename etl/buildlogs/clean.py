@@ -21,6 +21,11 @@ ANSI_RE = re.compile(
     r"|\[\d{1,3}(?:;\d{1,3})*m"  # ESC dropped, the colour code left behind
 )
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# What can hide a needle from the raw-text pre-filter: an escape, its residues,
+# a control byte other than a line end.
+ESCAPE_RE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\u2190\[|\[\d{1,3}(?:;\d{1,3})*m"
+)
 PREFIX_RE = re.compile(
     r"[\s\ufeff]+"
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
@@ -58,15 +63,21 @@ def clean_line(no: int, raw: str) -> Line | None:
         # A progress line redrawn in place: what the reader last saw counts.
         parts = [p for p in text.split("\r") if p.strip()]
         text = parts[-1] if parts else ""
-    if "\x1b" in text or "[" in text:
-        text = ANSI_RE.sub("", text)
-    if not text.isprintable():
-        text = CONTROL_RE.sub("", text)
+    text = strip_escapes(text)
     text, marker, cloud_build = _strip_prefixes(text)
     text = _unwrap_structured(text).rstrip()
     if not text:
         return None
     return Line(no, text, marker, cloud_build)
+
+
+def strip_escapes(text: str) -> str:
+    """Text without ANSI escapes, their residues and control bytes."""
+    if "\x1b" in text or "[" in text:
+        text = ANSI_RE.sub("", text)
+    if not text.isprintable():
+        text = CONTROL_RE.sub("", text)
+    return text
 
 
 def _strip_prefixes(text: str) -> tuple[str, str | None, bool]:

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from etl.buildlogs.clean import ESCAPE_RE, strip_escapes
 from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.parser import Parser
@@ -52,6 +53,10 @@ NEEDLES = (
 B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
+# ESCAPE_RE over UTF-8 bytes: lines it finds are decoded and tested when clean.
+B_ESCAPE_RE = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xe2\x86\x90\[|\[\d{1,3}(?:;\d{1,3})*m"
+)
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
@@ -64,7 +69,17 @@ COMPRESSED = {
 
 
 def is_candidate(line: str) -> bool:
-    """Whether a line holds a needle (the per-line form of the block scan)."""
+    """Whether a line holds a needle (the per-line form of the block scan).
+
+    A colour code can sit between the words of a needle, so a line with
+    escapes is tested again without them.
+    """
+    if _has_needle(line):
+        return True
+    return ESCAPE_RE.search(line) is not None and _has_needle(strip_escapes(line))
+
+
+def _has_needle(line: str) -> bool:
     return NEEDLES_RE.search(line) is not None or DOCKERFILE_NEEDLE in line
 
 
@@ -262,19 +277,21 @@ class _BlockScanner:
     def _block(self, start: int, end: int) -> None:
         """Feed the candidate lines of buf[start:end], which ends with a newline."""
         buf = self.buf
-        hits = [m.start() for m in B_NEEDLES_RE.finditer(buf, start, end)]
+        # A needle hit is a candidate line; an escape hit one to test when clean.
+        hits = [(m.start(), False) for m in B_NEEDLES_RE.finditer(buf, start, end)]
+        hits += [(m.start(), True) for m in B_ESCAPE_RE.finditer(buf, start, end)]
         pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
         while pos >= 0:
-            hits.append(pos)
+            hits.append((pos, False))
             pos = buf.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
         hits.sort()
         cursor = self._feed_while_busy(start, end)
-        for hit in hits:
+        for hit, check in hits:
             if hit < cursor:
-                continue  # on a line already fed
+                continue  # on a line already fed or tested
             line_start = buf.rfind(b"\n", cursor, hit) + 1 or cursor
             self.line_no += _newlines(buf, cursor, line_start)
-            cursor = self._feed_line(line_start, end)
+            cursor = self._feed_line(line_start, end, check)
             cursor = self._feed_while_busy(cursor, end)
         self.line_no += _newlines(buf, cursor, end)
 
@@ -283,8 +300,11 @@ class _BlockScanner:
             cursor = self._feed_line(cursor, end)
         return cursor
 
-    def _feed_line(self, start: int, end: int) -> int:
-        """Feed the line starting at start; return where the next line starts."""
+    def _feed_line(self, start: int, end: int, check: bool = False) -> int:
+        """Feed the line starting at start (if a candidate, with check).
+
+        Return where the next line starts.
+        """
         buf = self.buf
         stop = buf.find(b"\n", start, end)
         self.line_no += 1
@@ -292,10 +312,11 @@ class _BlockScanner:
         if stop - start > MAX_LINE_BYTES:
             self.cut_lines += 1
             text = _decode(buf[start : start + MAX_LINE_BYTES])
-            if self.parser.busy or is_candidate(text):
-                self.parser.feed(self.line_no, text)
+            check = True
         else:
-            self.parser.feed(self.line_no, _decode(buf[start:stop]))
+            text = _decode(buf[start:stop])
+        if not check or self.parser.busy or is_candidate(text):
+            self.parser.feed(self.line_no, text)
         return stop + 1
 
     def nearest_lines(

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from unittest import mock
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.buildlogs import parse_file, parse_lines, scan
@@ -44,7 +44,10 @@ PREFIXES = [
     "\u2190[32m",
     "[33m",
 ]
-SUFFIXES = ["", "\x1b[0m", "\r", "\x1b[0m\r", "   "]
+SUFFIXES = ["", "\x1b[0m", "\r", "\x1b[0m\r", "   ", "[0m", "\u2190[0m"]
+# Colour codes between the words of a line, where consoles put them.
+INSERTS = ["", "\x1b[33m", "\x1b[0m", "\x1b[1;32m", "[36m", "\u2190[0m", "\x1b[K"]
+WORD_ENDS = " :@/"
 
 
 def _events(lines: list[str]) -> list[dict[str, object]]:
@@ -58,11 +61,45 @@ def wrapped_log(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     for line in lines:
         prefix = draw(st.sampled_from(PREFIXES))
         suffix = draw(st.sampled_from(SUFFIXES))
-        wrapped.append(prefix + line + suffix)
+        wrapped.append(prefix + _colour_words(draw, line) + suffix)
     return lines, wrapped
 
 
-@settings(max_examples=150, deadline=None)
+def _colour_words(draw: st.DrawFn, line: str) -> str:
+    """The line with colour codes before and after some of its words."""
+    cuts = [i + 1 for i, c in enumerate(line) if c in WORD_ENDS]
+    if not cuts:
+        return line
+    chosen = sorted(draw(st.sets(st.sampled_from(cuts), max_size=3)))
+    pieces = []
+    last = 0
+    for cut in chosen:
+        pieces += [line[last:cut], draw(st.sampled_from(INSERTS))]
+        last = cut
+    return "".join(pieces) + line[last:]
+
+
+def _format_lines(name: str) -> list[str]:
+    log = next(f[1] for f in FORMATS if f[0] == name)
+    return textwrap.dedent(log).strip("\n").split("\n")
+
+
+def _colour_digests(lines: list[str]) -> list[str]:
+    return [line.replace("sha256:", "\x1b[33msha256:\x1b[0m") for line in lines]
+
+
+SKOPEO = _format_lines("skopeo-copy")
+KO = _format_lines("ko-index-with-children")
+BUILDKIT = _format_lines("buildkit-tty")
+DOCKER = _format_lines("docker-push-all-tags")
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@example((SKOPEO, [SKOPEO[0] + "\x1b[0m", *SKOPEO[1:]]))
+@example((SKOPEO, _colour_digests(SKOPEO)))
+@example((KO, _colour_digests(KO)))
+@example((BUILDKIT, _colour_digests(BUILDKIT)))
+@example((DOCKER, _colour_digests(DOCKER)))
 @given(wrapped_log())
 def test_noise_around_lines_does_not_change_events(
     logs: tuple[list[str], list[str]],
@@ -74,15 +111,19 @@ def test_noise_around_lines_does_not_change_events(
 
 @settings(
     max_examples=60,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
-    log=st.sampled_from(BASE_LOGS),
+    logs=wrapped_log(),
     block=st.integers(min_value=1, max_value=5000),
     crlf=st.booleans(),
 )
-def test_blocks_of_any_size_read_like_lines(log: str, block: int, crlf: bool) -> None:
+def test_blocks_of_any_size_read_like_lines(
+    logs: tuple[list[str], list[str]], block: int, crlf: bool
+) -> None:
+    log = "\n".join(logs[1])
     data = log.replace("\n", "\r\n") if crlf else log
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "job.log"
