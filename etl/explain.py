@@ -81,8 +81,12 @@ def _explain_one(wh: Warehouse, image: dict[str, Any]) -> str:
     lines += _run_lines(wh, image)
     lines += _evidence_lines(wh, image)
     lines += _owner_lines(wh, image)
-    lines += _where_lines(wh, image)
-    lines += _vuln_lines(wh, image)
+    if image["kind"] in ("image", "index", "unlisted"):
+        # Clusters and scanners may name the index or a platform image: both count
+        # for the whole family, and the lines say so.
+        family = "" if image["top_level"] else " (the index and its platform images)"
+        lines += _where_lines(wh, image, family)
+        lines += _vuln_lines(wh, image, family)
     if image["reason"]:
         lines.append(f"  why {image['status']}: {image['reason']}")
         lines.append(f"  how to fix: {image['fix']}")
@@ -146,7 +150,7 @@ def _owner_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
     ]
 
 
-def _where_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
+def _where_lines(wh: Warehouse, image: dict[str, Any], family: str) -> list[str]:
     rows = wh.records(
         "SELECT DISTINCT cluster, namespace, workload, container, exposure, "
         "exposure_reason FROM running_images WHERE registry = ? AND repository = ? "
@@ -154,8 +158,8 @@ def _where_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
         [image["registry"], image["repository"], image["family_digest"]],
     )
     if not rows:
-        return ["  runs in: not running in any cluster read"]
-    lines = ["  runs in:"]
+        return [f"  runs in{family}: not running in any cluster read"]
+    lines = [f"  runs in{family}:"]
     for r in rows:
         lines.append(
             f"    {r['cluster']}/{r['namespace']}/{r['workload']} ({r['container']}): "
@@ -165,17 +169,17 @@ def _where_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _vuln_lines(wh: Warehouse, image: dict[str, Any]) -> list[str]:
+def _vuln_lines(wh: Warehouse, image: dict[str, Any], family: str) -> list[str]:
     rows = wh.records(
         "SELECT * FROM image_vulns "
         "WHERE registry = ? AND repository = ? AND digest = ?",
         [image["registry"], image["repository"], image["family_digest"]],
     )
     if not rows:
-        return ["  findings: no scan read"]
+        return [f"  findings{family}: no scan read"]
     v = rows[0]
     return [
-        f"  findings: {v['critical']} critical, {v['high']} high, "
+        f"  findings{family}: {v['critical']} critical, {v['high']} high, "
         f"{v['medium']} medium, "
         f"{v['low']} low; {v['fixable']} critical/high with a fix"
     ]
