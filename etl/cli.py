@@ -37,8 +37,18 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("azure", "urllib3", "botocore", "github", "msrest", "kubernetes"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # The SDKs' own retry and credential-chain chatter repeats what imagetrail says
+    # in one line; it shows only with -vv.
+    for noisy in (
+        "azure",
+        "urllib3",
+        "botocore",
+        "github",
+        "msrest",
+        "kubernetes",
+        "google",
+    ):
+        logging.getLogger(noisy).setLevel(level if verbose > 1 else logging.ERROR)
 
 
 config_option = click.option(
