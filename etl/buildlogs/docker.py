@@ -12,12 +12,15 @@ registries printed ``Pushing tag for rev [...] on {URL}``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from etl.buildlogs.clean import Line
 from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
+
+logger = logging.getLogger(__name__)
 
 COMMAND_RE = re.compile(
     r"(?:^|[\s/;&|(\"'])(?:docker|nerdctl)(?:\.exe)?[\"']?\s+(?:image\s+)?push\s+(?P<args>.+)"
@@ -175,10 +178,15 @@ class DockerPush(Tool):
         """A ``TAG: digest:`` line: find which repository the tag belongs to."""
         digest = full_digest(digest_text)
         open_sessions = [s for s in self.sessions if not s.done]
-        for session in reversed(open_sessions):
-            if session.tag == tag:
-                self._pushed(session, line, tag, digest)
-                return
+        matching = [s for s in open_sessions if s.tag == tag]
+        if len(matching) == 1:
+            self._pushed(matching[0], line, tag, digest)
+            return
+        if len(open_sessions) > 1:
+            # Interleaved pushes: a tag that names no one of them could belong to
+            # any, and a wrong digest is worse than none; they settle unknown.
+            logger.debug("line %s: digest of tag %s matches no one push", line.no, tag)
+            return
         latest = open_sessions[-1] if open_sessions else None
         # A push whose ``The push refers to`` line is not in the log (Docker@2
         # prints it only in its debug echo): the CI line that announced it.

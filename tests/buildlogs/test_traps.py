@@ -390,3 +390,35 @@ def test_reused_vertex_number_does_not_carry_an_earlier_builds_digest() -> None:
     assert [(e.image, e.tag, e.digest) for e in events] == [
         ("docker.io/contoso/pushed", "2", d("a"))
     ]
+
+
+def test_interleaved_pushes_without_tags_get_no_digest() -> None:
+    events = parse(
+        f"""
+        The push refers to repository [quay.io/contoso/test]
+        The push refers to repository [registry.example.com/team/app]
+        5f70bf18a086: Pushed
+        v2: digest: {d("a")} size: 528
+        """
+    )
+
+    assert {(e.image, e.tag, e.digest, e.pushed) for e in events} == {
+        ("quay.io/contoso/test", None, None, None),
+        ("registry.example.com/team/app", None, None, None),
+    }
+
+
+def test_interleaved_push_digest_pairs_with_the_one_push_of_its_tag() -> None:
+    events = parse(
+        f"""
+        $ docker push registry.example.com/team/app:v2
+        The push refers to repository [quay.io/contoso/test]
+        The push refers to repository [registry.example.com/team/app]
+        v2: digest: {d("a")} size: 528
+        """
+    )
+
+    assert {(e.image, e.tag, e.digest, e.pushed) for e in events} == {
+        ("quay.io/contoso/test", None, None, None),
+        ("registry.example.com/team/app", "v2", d("a"), True),
+    }
