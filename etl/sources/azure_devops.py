@@ -44,9 +44,9 @@ from etl.sources.github import (
     CATALOG_FILE,
     CODEOWNERS_PATHS,
     LogGone,
-    LogUnreadable,
     Parser,
     Watermark,
+    add_export_run,
     add_run,
     catalog_rules,
     codeowners_rules,
@@ -55,7 +55,6 @@ from etl.sources.github import (
     export_owner_rules,
     next_watermark,
     push_rows,
-    read_log_file,
 )
 
 logger = logging.getLogger(__name__)
@@ -381,10 +380,19 @@ def extract_export(project_dir: Path, parse: Parser) -> Extracted:
     for build in _read_builds(project_dir / "builds.json"):
         host = urlparse(_build_href(build)).netloc.lower() or "dev.azure.com"
         row = build_row(build, host, org)
-        out.add("ci_runs", [row])
         timeline = _read_export_timeline(project_dir, build, out)
-        if timeline is not None:
-            _export_pushes(project_dir, row, timeline, parse, out)
+        if timeline is None:  # garbled: a problem already
+            out.add("ci_runs", [{**row, "log_status": "unreadable"}])
+            continue
+        logs = [
+            (
+                task.get("name") or "",
+                str(task["log"]["id"]),
+                project_dir / "logs" / str(row["run_id"]) / f"{task['log']['id']}.txt",
+            )
+            for task in tasks_to_scan(timeline, scan_all=True)
+        ]
+        add_export_run(out, row, logs, parse, "the build's push events")
     _export_owners(project_dir, f"{org}/{project}", out)
     logger.info(
         "azure_devops export %s/%s: %s builds, %s push events",
@@ -444,32 +452,6 @@ def _read_export_timeline(
             "--area build --resource timeline`"
         )
         return None
-
-
-def _export_pushes(
-    project_dir: Path,
-    row: dict[str, Any],
-    timeline: dict[str, Any],
-    parse: Parser,
-    out: Extracted,
-) -> None:
-    rows: Rows = []
-    for task in tasks_to_scan(timeline, scan_all=True):
-        log_id = task["log"]["id"]
-        path = project_dir / "logs" / str(row["run_id"]) / f"{log_id}.txt"
-        if not path.exists():
-            continue
-        try:
-            lines = read_log_file(path)
-        except LogUnreadable as exc:
-            out.problems.append(
-                f"{exc}; the build's push events were left as they were"
-            )
-            return
-        rows += push_rows(
-            row["run_key"], task.get("name") or "", str(log_id), lines, parse
-        )
-    out.add("push_events", rows)
 
 
 def _export_owners(project_dir: Path, prefix: str, out: Extracted) -> None:

@@ -39,6 +39,7 @@ import base64
 import binascii
 import codecs
 import fnmatch
+import io
 import json
 import logging
 import re
@@ -48,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, AnyStr, Protocol
 from urllib.parse import urlparse
 
 import requests
@@ -82,6 +83,9 @@ CAN_PUSH = re.compile(
     re.IGNORECASE,
 )
 GONE_STATUSES = {404, 410}
+# The longest log line read, as etl.buildlogs reads files: no push proof is longer.
+MAX_LINE_BYTES = 64 * 1024
+SKIP_BYTES = 1 << 20
 
 
 class PushEvent(Protocol):
@@ -498,16 +502,44 @@ def decode_lines(raw_lines: Iterable[bytes], name: str) -> Iterator[str]:
         yield line.lstrip("\ufeff") if number == 1 else line
 
 
-def read_log_file(path: Path) -> list[str]:
-    """All lines of an exported log file; raises LogUnreadable."""
+def read_log_file(path: Path) -> Iterator[str]:
+    """The lines of an exported log file, streamed; raises LogUnreadable.
+
+    Memory stays bounded whatever the file holds: a line longer than
+    ``MAX_LINE_BYTES`` is cut there (as ``imagetrail parse-log`` does) and the
+    rest of it skipped unread.
+    """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                # Windows PowerShell's `>` writes UTF-16; the text is still a log.
+                handle.seek(0)
+                text = io.TextIOWrapper(handle, encoding="utf-16", errors="replace")
+                yield from _capped_lines(text, "\n", path)
+                return
+            handle.seek(0)
+            yield from decode_lines(_capped_lines(handle, b"\n", path), str(path))
     except OSError as exc:
         raise LogUnreadable(f"{path}: {exc.strerror or exc}") from exc
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Windows PowerShell's `>` writes UTF-16; the text is still a log.
-        return data.decode("utf-16").splitlines()
-    return list(decode_lines(data.splitlines(), str(path)))
+
+
+def _capped_lines(handle: IO[AnyStr], newline: AnyStr, path: Path) -> Iterator[AnyStr]:
+    """Lines split as ``splitlines`` does, each at most ``MAX_LINE_BYTES`` long."""
+    cut = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(newline):
+            cut += 1
+            line = line[:MAX_LINE_BYTES]
+            while (rest := handle.readline(SKIP_BYTES)) and not rest.endswith(newline):
+                pass
+        yield from line.splitlines()
+    if cut:
+        logger.warning(
+            "%s: %s over-long lines cut to their first %s bytes",
+            path,
+            cut,
+            MAX_LINE_BYTES,
+        )
 
 
 def zip_job_lines(archive: zipfile.ZipFile, job_name: str) -> list[str] | None:
@@ -749,10 +781,8 @@ def extract_export(repo_dir: Path, repo: str, parse: Parser) -> Extracted:
     for run in runs:
         jobs = _read_export_jobs(repo_dir, run, out)
         attempts = _export_attempts(run, jobs)
-        out.add("ci_runs", [run_row(a) for a in attempts])
-        if jobs is not None:
-            for attempt in attempts:
-                _export_pushes(repo_dir, attempt, jobs, parse, out)
+        for attempt in attempts:
+            _export_attempt(repo_dir, attempt, jobs, parse, out)
     _export_owners(repo_dir, repo, out)
     logger.info(
         "github export %s: %s runs, %s push events",
@@ -805,29 +835,60 @@ def _export_attempts(
     return [*earlier, run]
 
 
-def _export_pushes(
+def _export_attempt(
     repo_dir: Path,
     run: dict[str, Any],
-    jobs: list[dict[str, Any]],
+    jobs: list[dict[str, Any]] | None,
     parse: Parser,
     out: Extracted,
 ) -> None:
     row = run_row(run)
-    attempt = row["attempt"]
-    rows: Rows = []
-    mine = [j for j in jobs if int(j.get("run_attempt") or 1) == attempt]
-    for job in jobs_to_scan(mine, scan_all=True):
-        path = repo_dir / "logs" / f"{job['id']}.txt"
-        if not path.exists():
-            continue
-        try:
-            lines = read_log_file(path)
-        except LogUnreadable as exc:
-            out.problems.append(f"{exc}; its run's push events were left as they were")
-            return
-        rows += push_rows(
-            row["run_key"], job.get("name") or "", str(job["id"]), lines, parse
+    if jobs is None:  # the jobs file was garbled: a problem already
+        out.add("ci_runs", [{**row, "log_status": "unreadable"}])
+        return
+    mine = [j for j in jobs if int(j.get("run_attempt") or 1) == row["attempt"]]
+    logs = [
+        (job.get("name") or "", str(job["id"]), repo_dir / "logs" / f"{job['id']}.txt")
+        for job in jobs_to_scan(mine, scan_all=True)
+    ]
+    add_export_run(out, row, logs, parse, "its run's push events")
+
+
+def add_export_run(
+    out: Extracted,
+    row: dict[str, Any],
+    logs: list[tuple[str, str, Path]],
+    parse: Parser,
+    what: str,
+) -> None:
+    """An exported run with the pushes its log files show, and why it has them.
+
+    ``logs`` are (job name, log id, file) of the jobs to scan. Exporters often
+    skip the logs of steps that cannot push, so only a run without any log has
+    expired, as in live mode: it keeps the push events it had. An unreadable log
+    is a problem and keeps them too.
+    """
+    if not logs:
+        out.add("ci_runs", [{**row, "log_status": "no-push-step"}])
+        return
+    present = [log for log in logs if log[2].exists()]
+    if not present:
+        logger.info(
+            "%s: no log in the export (expired); run kept without pushes",
+            row["run_key"],
         )
+        out.add("ci_runs", [{**row, "log_status": "expired"}])
+        return
+    rows: Rows = []
+    try:
+        for name, log_id, path in present:
+            lines = read_log_file(path)
+            rows += push_rows(row["run_key"], name, log_id, lines, parse)
+    except LogUnreadable as exc:
+        out.problems.append(f"{exc}; {what} were left as they were")
+        out.add("ci_runs", [{**row, "log_status": "unreadable"}])
+        return
+    out.add("ci_runs", [{**row, "log_status": "scanned"}])
     out.add("push_events", rows)
 
 

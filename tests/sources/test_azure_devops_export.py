@@ -192,3 +192,23 @@ def test_the_real_build_log_parser_reads_the_exported_logs() -> None:
             True,
         )
     }
+
+
+def test_log_status_of_each_exported_build(tmp_path: Path) -> None:
+    out = azure_devops.extract_export(PROJECT_DIR, stub_parse)
+    assert {(r["run_id"], r["log_status"]) for r in out.tables["ci_runs"]} == {
+        (101, "scanned"),
+        (102, "unreadable"),
+        (103, "no-push-step"),
+    }
+    project = tmp_path / "azure_devops" / "contoso" / "Payments"
+    shutil.copytree(PROJECT_DIR, project)
+    shutil.rmtree(project / "logs" / "101")
+    (project / "timelines" / "102.json").unlink()
+    out = azure_devops.extract_export(project, stub_parse)
+    assert {(r["run_id"], r["log_status"]) for r in out.tables["ci_runs"]} == {
+        (101, "expired"),
+        (102, "no-push-step"),
+        (103, "no-push-step"),
+    }
+    assert out.problems == []

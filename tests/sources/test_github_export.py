@@ -252,4 +252,57 @@ def test_log_files_in_the_encodings_exporters_write(
 ) -> None:
     path = tmp_path / "1.txt"
     path.write_bytes(content)
-    assert github.read_log_file(path) == expected
+    assert list(github.read_log_file(path)) == expected
+
+
+def test_log_status_of_each_exported_attempt(tmp_path: Path) -> None:
+    def statuses(repo_dir: Path) -> tuple[set[tuple[int, int, str]], list[str]]:
+        out = github.extract_export(repo_dir, "contoso/x", stub_parse)
+        rows = out.tables["ci_runs"]
+        return {(r["run_id"], r["attempt"], r["log_status"]) for r in rows}, (
+            out.problems
+        )
+
+    api, _ = statuses(REPO_DIR / "api")
+    assert api == {
+        (9000000011, 1, "scanned"),
+        (9000000011, 2, "scanned"),
+        (9000000012, 1, "scanned"),
+    }
+    web, _ = statuses(REPO_DIR / "web")
+    assert web == {(9100000001, 1, "unreadable"), (9100000002, 1, "unreadable")}
+
+    # Logs past retention are absent from an export: expired, and not a problem.
+    repo_dir = tmp_path / "api"
+    shutil.copytree(REPO_DIR / "api", repo_dir)
+    shutil.rmtree(repo_dir / "logs")
+    (repo_dir / "CODEOWNERS").unlink()
+    expired, problems = statuses(repo_dir)
+    assert {s for _, _, s in expired} == {"expired"} and problems == []
+
+
+def test_an_over_long_log_line_is_streamed_cut_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import tracemalloc
+
+    from etl.buildlogs import parse_lines
+
+    repo_dir = tmp_path / "api"
+    shutil.copytree(REPO_DIR / "api", repo_dir)
+    expected = github.extract_export(repo_dir, "contoso/api", parse_lines)
+    log = repo_dir / "logs" / "24000000901.txt"
+    with log.open("ab") as handle:
+        for _ in range(40):  # one 40 MiB line without a newline
+            handle.write(b"x" * (1 << 20))
+
+    tracemalloc.start()
+    try:
+        out = github.extract_export(repo_dir, "contoso/api", parse_lines)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 8 << 20
+    assert out.tables["push_events"] == expected.tables["push_events"]
+    assert f"{log}: 1 over-long lines cut" in caplog.text
