@@ -1110,8 +1110,9 @@ def flatten_pages(data: Any, path: Path, how: str) -> list[Any]:
     if isinstance(data, dict):
         return [data]
     if not isinstance(data, list):
+        kind = {bool: "boolean", int: "number", float: "number", str: "string"}
         raise InputError(
-            f"{path}: holds a JSON {type(data).__name__}, not a listing; "
+            f"{path}: holds a JSON {kind.get(type(data), 'null')}, not a listing; "
             f"re-export it with {how}"
         )
     if data and all(isinstance(page, list) for page in data):
