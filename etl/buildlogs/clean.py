@@ -13,19 +13,17 @@ import json
 import re
 from dataclasses import dataclass
 
+RESIDUE = r"\[\d{1,3}(?:;\d{1,3})*m"
 ANSI_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
     r"|\x1b[@-Z\\-_]"
     r"|\u2190\[[0-9;?]*[A-Za-z]"  # ESC rendered as an arrow by Windows consoles
-    r"|\[\d{1,3}(?:;\d{1,3})*m"  # ESC dropped, the colour code left behind
+    r"|" + RESIDUE  # ESC dropped, the colour code left behind
 )
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# What can hide a needle from the raw-text pre-filter: an escape, its residues,
-# a control byte other than a line end.
-ESCAPE_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\u2190\[|\[\d{1,3}(?:;\d{1,3})*m"
-)
+# What can hide a needle from the raw-text pre-filter: an escape or its residue.
+ESCAPE_RE = re.compile(r"\x1b|\u2190\[|" + RESIDUE)
 PREFIX_RE = re.compile(
     r"[\s\ufeff]+"
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"

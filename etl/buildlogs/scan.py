@@ -20,13 +20,14 @@ import io
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from etl.buildlogs.clean import ESCAPE_RE, strip_escapes
+from etl.buildlogs.clean import ESCAPE_RE, RESIDUE, strip_escapes
 from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.parser import Parser
@@ -53,10 +54,9 @@ NEEDLES = (
 B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
-# ESCAPE_RE over UTF-8 bytes: lines it finds are decoded and tested when clean.
-B_ESCAPE_RE = re.compile(
-    rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xe2\x86\x90\[|\[\d{1,3}(?:;\d{1,3})*m"
-)
+# ESCAPE_RE over UTF-8 bytes, split so that each part is a fast literal search.
+B_ESCAPES = (b"\x1b", "\u2190[".encode())
+B_RESIDUE_RE = re.compile(RESIDUE.encode())
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
@@ -76,7 +76,12 @@ def is_candidate(line: str) -> bool:
     """
     if _has_needle(line):
         return True
-    return ESCAPE_RE.search(line) is not None and _has_needle(strip_escapes(line))
+    # Every needle holds "sh" or "erfile"; most coloured lines hold neither.
+    return (
+        ("sh" in line or DOCKERFILE_NEEDLE in line)
+        and ESCAPE_RE.search(line) is not None
+        and _has_needle(strip_escapes(line))
+    )
 
 
 def _has_needle(line: str) -> bool:
@@ -279,7 +284,7 @@ class _BlockScanner:
         buf = self.buf
         # A needle hit is a candidate line; an escape hit one to test when clean.
         hits = [(m.start(), False) for m in B_NEEDLES_RE.finditer(buf, start, end)]
-        hits += [(m.start(), True) for m in B_ESCAPE_RE.finditer(buf, start, end)]
+        hits += [(pos, True) for pos in self._escape_lines(start, end)]
         pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
         while pos >= 0:
             hits.append((pos, False))
@@ -294,6 +299,31 @@ class _BlockScanner:
             cursor = self._feed_line(line_start, end, check)
             cursor = self._feed_while_busy(cursor, end)
         self.line_no += _newlines(buf, cursor, end)
+
+    def _escape_lines(self, start: int, end: int) -> list[int]:
+        """Where an escape or residue shows on a line of buf[start:end] that can
+        hold a needle once clean (one with "sh" or "erfile")."""
+        buf = self.buf
+        found = []
+        finds: list[Callable[[int, int], int]] = [
+            partial(buf.find, e) for e in B_ESCAPES
+        ]
+        for find in [*finds, self._find_residue]:
+            pos = find(start, end)
+            while pos >= 0:
+                lo = buf.rfind(b"\n", start, pos) + 1 or start
+                hi = buf.find(b"\n", pos, end)
+                if (
+                    buf.find(b"sh", lo, hi) >= 0
+                    or buf.find(B_DOCKERFILE_NEEDLE, lo, hi) >= 0
+                ):
+                    found.append(pos)
+                pos = find(hi + 1, end)
+        return found
+
+    def _find_residue(self, start: int, end: int) -> int:
+        m = B_RESIDUE_RE.search(self.buf, start, end)
+        return m.start() if m else -1
 
     def _feed_while_busy(self, cursor: int, end: int) -> int:
         while cursor < end and self.parser.busy:
