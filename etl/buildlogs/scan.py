@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.parser import Parser
 from etl.errors import InputError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +142,10 @@ def parse_file(path: Path) -> list[PushEvent]:
                 return _parse_utf16(io.BufferedReader(fh))
             _check_text(path, head)
             scanner = _BlockScanner()
-            events = scanner.scan(fh)
+            if b"\r" in head and b"\n" not in head and _has_no_newline(fh):
+                events = scanner.scan(_CarriageReturnLines(fh))
+            else:
+                events = scanner.scan(fh)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
@@ -164,6 +170,33 @@ def _check_text(path: Path, head: bytes) -> None:
             f"{path}: binary data (control bytes in the first {SNIFF_BYTES} bytes), "
             "not a text build log; pass the log text"
         )
+
+
+def _has_no_newline(fh: BinaryIO) -> bool:
+    """Whether the whole file lacks LF (old Mac line ends); leaves fh at its start."""
+    try:
+        while block := fh.read(BLOCK_BYTES):
+            if b"\n" in block:
+                return False
+        return True
+    finally:
+        fh.seek(0)
+
+
+class _CarriageReturnLines(io.RawIOBase):
+    """A file whose lines end in a bare CR, read as if they ended in LF."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        size = self.raw.readinto(view) or 0
+        view[:size] = view[:size].tobytes().replace(b"\r", b"\n")
+        return size
 
 
 def _looks_binary(head: bytes) -> bool:

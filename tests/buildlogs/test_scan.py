@@ -140,3 +140,26 @@ def test_any_block_size_reads_like_line_by_line(tmp_path: Path, block: int) -> N
             by_block = parse_file(path)
 
         assert by_block == list(parse_lines(log.split("\n"))), log
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+@pytest.mark.parametrize("log", [log for log in SAMPLE_LOGS if "\r" not in log])
+def test_bare_carriage_returns_end_lines_when_a_file_has_no_newline(
+    tmp_path: Path, log: str, block: int
+) -> None:
+    path = write(tmp_path, log.replace("\n", "\r").encode())
+
+    with mock.patch.object(scan, "BLOCK_BYTES", block):
+        events = parse_file(path)
+
+    assert events == list(parse_lines(log.split("\n")))
+
+
+def test_carriage_returns_redraw_a_line_when_the_file_has_newlines(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, ("Pushing 10%\rPushing 90%\r\n" + PUSH).encode())
+
+    assert [(e.image, e.tag, e.digest) for e in parse_file(path)] == [
+        ("ghcr.io/contoso/api", "1", DIGEST)
+    ]
