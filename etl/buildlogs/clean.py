@@ -3,7 +3,8 @@
 Removed: CR and CRLF, a BOM, ANSI escapes and the residues left when a console
 drops the ESC byte (``[36m``) or renders it as an arrow (``←[36m``), control
 bytes, indentation, and the prefixes of GitHub Actions, Azure Pipelines, GitLab,
-Jenkins, Go's log package (ACR Tasks, crane, ko) and Cloud Build steps. Azure
+Jenkins, Go's log package (ACR Tasks, crane, ko), Cloud Build steps, docker
+compose services (``web-1  | ``) and job names (``[build-and-push] ``). Azure
 Pipelines and GitHub markers such as ``##[debug]`` are kept as ``Line.marker``.
 """
 
@@ -34,6 +35,10 @@ PREFIX_RE = re.compile(
     r"|(?P<step>Step #\d+(?: - \"[^\"]*\")?:)"  # Cloud Build
     r"|##\[(?P<marker>[a-z]+)\]"  # Azure Pipelines and GitHub log commands
     r"|\[command\]"
+    r"|[A-Za-z0-9][\w.-]*\s+\|(?:\s|$)"  # docker compose: "web-1  | "
+    # GitHub job names as act and log merges print them; not a log level.
+    r"|\[(?!(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE)\])"
+    r"[A-Za-z][\w ./:-]{0,99}\]\s+(?:\|\s+)?"
 )
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"msg"\s*:\s*("(?:[^"\\]|\\.)*")')

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from etl.buildlogs import PushEvent, parse_lines
+from tests.conftest import SHARED_CASES
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -350,3 +351,25 @@ def test_evidence_masks_credentials_on_push_commands() -> None:
     assert [(e.evidence, e.pushed) for e in events] == [
         ("+ podman push --creds *** quay.io/contoso/app:1", None)
     ]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["web-1  | ", "api_1    | ", "[build-and-push] ", "[CI/build-and-push]   | "],
+)
+@pytest.mark.parametrize(
+    "case",
+    [
+        "07-azdo-docker2-push-debug.log",
+        "09-buildkit-plain-multiarch-push.log",
+        "11-gha-buildx-multitag-abbreviated-digest.log",
+    ],
+)
+@pytest.mark.skipif(not SHARED_CASES.is_dir(), reason=f"{SHARED_CASES} not present")
+def test_multiplexer_prefixes_do_not_hide_pushes(prefix: str, case: str) -> None:
+    lines = (SHARED_CASES / case).read_text().splitlines()
+
+    prefixed = rows(list(parse_lines(prefix + line for line in lines)))
+
+    assert prefixed == rows(list(parse_lines(lines)))
+    assert [r for r in prefixed if r[3]] != []

@@ -43,6 +43,9 @@ PREFIXES = [
     "\x1b[36m",
     "\u2190[32m",
     "[33m",
+    "web-1  | ",  # docker compose service
+    "[build-and-push] ",  # job name (act, merged job logs)
+    "[CI/build-and-push]   | ",
 ]
 SUFFIXES = ["", "\x1b[0m", "\r", "\x1b[0m\r", "   ", "[0m", "\u2190[0m"]
 # Colour codes between the words of a line, where consoles put them.
