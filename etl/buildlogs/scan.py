@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from etl.buildlogs.clean import ESCAPE_RE, RESIDUE, strip_escapes
+from etl.buildlogs.clean import ESCAPE_RE, strip_escapes
 from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.parser import Parser
@@ -59,7 +59,8 @@ NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
 # ESCAPE_RE over UTF-8 bytes, split so that each part is a fast literal search.
 B_ESCAPES = (b"\x1b", "\u2190[".encode())
-B_RESIDUE_RE = re.compile(RESIDUE.encode())
+# Residues right after ESC or an arrow are on lines those searches find.
+B_RESIDUE_RE = re.compile(rb"\[(?<!\x1b\[)(?<!\xe2\x86\x90\[)\d{1,3}(?:;\d{1,3})*m")
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
