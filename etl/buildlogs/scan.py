@@ -20,8 +20,7 @@ import io
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -60,6 +59,8 @@ B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
 # ESCAPE_RE over UTF-8 bytes, split so that each part is a fast literal search.
 B_ESCAPES = (b"\x1b", "\u2190[".encode())
 # Residues right after ESC or an arrow are on lines those searches find.
+NEWLINE = ord("\n")
+DIGIT_0 = ord("0")
 B_RESIDUE_RE = re.compile(rb"\[(?<!\x1b\[)(?<!\xe2\x86\x90\[)\d{1,3}(?:;\d{1,3})*m")
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
@@ -222,6 +223,24 @@ def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
     return list(parse_lines(text))
 
 
+def _positions(arr: np.ndarray, needle: bytes) -> np.ndarray:
+    """Where needle starts in arr (a block's bytes)."""
+    n = len(arr) - len(needle) + 1
+    if n <= 0:
+        return np.empty(0, np.intp)
+    hit = arr[:n] == needle[0]
+    for i, byte in enumerate(needle[1:], 1):
+        hit &= arr[i : i + n] == byte
+    return np.flatnonzero(hit)
+
+
+def _line_mask(newlines: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Which lines of a block (ending at newlines) hold one of positions."""
+    mask = np.zeros(newlines.size, bool)
+    mask[np.searchsorted(newlines, positions)] = True
+    return mask
+
+
 def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", "replace")
 
@@ -335,29 +354,33 @@ class _BlockScanner:
         self.line_no += _newlines(buf, cursor, end)
 
     def _escape_lines(self, start: int, end: int) -> list[int]:
-        """Where an escape or residue shows on a line of buf[start:end] that can
-        hold a needle once clean (one with "sh" or "erfile")."""
-        buf = self.buf
-        found = []
-        finds: list[Callable[[int, int], int]] = [
-            partial(buf.find, e) for e in B_ESCAPES
-        ]
-        for find in [*finds, self._find_residue]:
-            pos = find(start, end)
-            while pos >= 0:
-                lo = buf.rfind(b"\n", start, pos) + 1 or start
-                hi = buf.find(b"\n", pos, end)
-                if (
-                    buf.find(b"sh", lo, hi) >= 0
-                    or buf.find(B_DOCKERFILE_NEEDLE, lo, hi) >= 0
-                ):
-                    found.append(pos)
-                pos = find(hi + 1, end)
-        return found
+        """The starts of the lines of buf[start:end] with "sh" and an escape or
+        residue: those can hold a needle once clean.
 
-    def _find_residue(self, start: int, end: int) -> int:
-        m = B_RESIDUE_RE.search(self.buf, start, end)
-        return m.start() if m else -1
+        Lines with "erfile" are fed whole already. numpy finds the few lines
+        holding both at once, without a Python step per coloured line.
+        """
+        buf = self.buf
+        arr = np.frombuffer(buf, np.uint8, end - start, start)
+        newlines = np.flatnonzero(arr == NEWLINE)
+        sh = _line_mask(newlines, _positions(arr, b"sh"))
+        if not sh.any():
+            return []
+        escaped = np.zeros_like(sh)
+        for escape in B_ESCAPES:
+            if buf.find(escape, start, end) >= 0:
+                escaped |= _line_mask(newlines, _positions(arr, escape))
+        starts = np.concatenate(([0], newlines[:-1] + 1)) + start
+        found: list[int] = starts[sh & escaped].tolist()
+        # A residue ends in a digit and "m"; the regex checks the few such lines.
+        ms = _positions(arr[1:], b"m")
+        ms = ms[arr[ms] - DIGIT_0 < 10]
+        rest = np.flatnonzero(sh & ~escaped & _line_mask(newlines, ms))
+        for line in rest.tolist():
+            lo = int(starts[line])
+            if B_RESIDUE_RE.search(buf, lo, int(newlines[line]) + start):
+                found.append(lo)
+        return found
 
     def _feed_while_busy(self, cursor: int, end: int) -> int:
         while cursor < end and self.parser.busy:
