@@ -245,13 +245,6 @@ def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _newlines(buf: bytearray, lo: int, hi: int) -> int:
-    """How many lines end in buf[lo:hi] (numpy counts long stretches faster)."""
-    if hi - lo < 4096:
-        return buf.count(b"\n", lo, hi)
-    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, hi - lo, lo) == 10))
-
-
 class _BlockScanner:
     """Finds candidate lines in blocks read from a file and feeds them to a parser.
 
@@ -335,25 +328,34 @@ class _BlockScanner:
     def _block(self, start: int, end: int) -> None:
         """Feed the candidate lines of buf[start:end], which ends with a newline."""
         buf = self.buf
+        arr = np.frombuffer(buf, np.uint8, end - start, start)
+        # Line ends found once serve the escape test and the line count.
+        newlines = np.flatnonzero(arr == NEWLINE)
         # A needle hit is a candidate line; an escape hit one to test when clean.
         hits = [(m.start(), False) for m in B_NEEDLES_RE.finditer(buf, start, end)]
-        hits += [(pos, True) for pos in self._escape_lines(start, end)]
+        hits += [(pos, True) for pos in self._escape_lines(arr, newlines, start, end)]
         pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
         while pos >= 0:
             hits.append((pos, False))
             pos = buf.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
         hits.sort()
+        first_line = self.line_no
         cursor = self._feed_while_busy(start, end)
         for hit, check in hits:
             if hit < cursor:
                 continue  # on a line already fed or tested
-            line_start = buf.rfind(b"\n", cursor, hit) + 1 or cursor
-            self.line_no += _newlines(buf, cursor, line_start)
+            line = int(np.searchsorted(newlines, hit - start))
+            line_start = int(newlines[line - 1]) + 1 + start if line else start
+            # Lines fed while busy are counted already; the cursor is at a line
+            # start, so every line before this one is now read.
+            self.line_no = first_line + line
             cursor = self._feed_line(line_start, end, check)
             cursor = self._feed_while_busy(cursor, end)
-        self.line_no += _newlines(buf, cursor, end)
+        self.line_no = first_line + newlines.size
 
-    def _escape_lines(self, start: int, end: int) -> list[int]:
+    def _escape_lines(
+        self, arr: np.ndarray, newlines: np.ndarray, start: int, end: int
+    ) -> list[int]:
         """The starts of the lines of buf[start:end] with "sh" and an escape or
         residue: those can hold a needle once clean.
 
@@ -361,8 +363,6 @@ class _BlockScanner:
         holding both at once, without a Python step per coloured line.
         """
         buf = self.buf
-        arr = np.frombuffer(buf, np.uint8, end - start, start)
-        newlines = np.flatnonzero(arr == NEWLINE)
         sh = _line_mask(newlines, _positions(arr, b"sh"))
         if not sh.any():
             return []
