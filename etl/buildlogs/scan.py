@@ -8,9 +8,10 @@ outcome (an open ``docker push``) ask for every line until they have it
 (``Parser.busy``). The ``skopeo copy`` command before a copy's output is looked
 up backwards when the output appears (``nearest_lines``).
 
-``parse_file`` finds candidates with two scans per 1 MiB block and locates
-lines with numpy, so noise is never decoded or copied; ``parse_lines`` tests
-each line. Both hand the parser the same lines.
+``parse_file`` finds "sh" and line ends in each 1 MiB block with numpy,
+keeps the few "sh" that can start a needle and checks those with the needle
+pattern, so noise is never decoded or copied; ``parse_lines`` tests each line.
+Both hand the parser the same lines.
 """
 
 from __future__ import annotations
@@ -331,9 +332,11 @@ class _BlockScanner:
         arr = np.frombuffer(buf, np.uint8, end - start, start)
         # Line ends found once serve the escape test and the line count.
         newlines = np.flatnonzero(arr == NEWLINE)
+        sh = _positions(arr, b"sh")
         # A needle hit is a candidate line; an escape hit one to test when clean.
-        hits = [(m.start(), False) for m in B_NEEDLES_RE.finditer(buf, start, end)]
-        hits += [(pos, True) for pos in self._escape_lines(arr, newlines, start, end)]
+        hits = [(pos, False) for pos in self._needle_hits(arr, sh, start, end)]
+        escapes = self._escape_lines(arr, newlines, sh, start, end)
+        hits += [(pos, True) for pos in escapes]
         pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
         while pos >= 0:
             hits.append((pos, False))
@@ -353,8 +356,34 @@ class _BlockScanner:
             cursor = self._feed_while_busy(cursor, end)
         self.line_no = first_line + newlines.size
 
+    def _needle_hits(
+        self, arr: np.ndarray, sh: np.ndarray, start: int, end: int
+    ) -> list[int]:
+        """Where a needle starts in buf[start:end], given where "sh" does.
+
+        numpy keeps the few "sh" with "u" and "p"/"P" before or "a256:" after;
+        the needle pattern then checks each exactly, as a search would.
+        """
+        last = arr.size - 1
+        before = np.maximum(sh - 1, 0)
+        lead = arr[np.maximum(sh - 2, 0)]
+        maybe = (sh >= 2) & (arr[before] == ord("u")) & ((lead | 0x20) == ord("p"))
+        digest = np.ones_like(maybe)
+        for i, byte in enumerate(b"a256:", 2):
+            digest &= arr[np.minimum(sh + i, last)] == byte
+        found = []
+        for pos in (sh[maybe | digest] + start).tolist():
+            if B_NEEDLES_RE.match(self.buf, pos, end):
+                found.append(pos)
+        return found
+
     def _escape_lines(
-        self, arr: np.ndarray, newlines: np.ndarray, start: int, end: int
+        self,
+        arr: np.ndarray,
+        newlines: np.ndarray,
+        sh: np.ndarray,
+        start: int,
+        end: int,
     ) -> list[int]:
         """The starts of the lines of buf[start:end] with "sh" and an escape or
         residue: those can hold a needle once clean.
@@ -363,7 +392,7 @@ class _BlockScanner:
         holding both at once, without a Python step per coloured line.
         """
         buf = self.buf
-        sh = _line_mask(newlines, _positions(arr, b"sh"))
+        sh = _line_mask(newlines, sh)
         if not sh.any():
             return []
         escaped = np.zeros_like(sh)
