@@ -44,6 +44,9 @@ LOOKBACK_BYTES = 64 * 1024
 SNIFF_BYTES = 8192
 DIGEST_CONTEXTS = ("igest: ", "anifest ", "list ", "@", "blob ")
 PUSH_LEADS = "pP"
+DIGEST_CONTEXT_ENDS = {
+    c.rstrip(" ")[-1].encode()[0] for c in DIGEST_CONTEXTS if c != "@"
+}
 # Both needles share "sh": ``re`` searches for that literal at C speed and
 # checks the rest, and the context before it as lookbehinds, without a Python
 # round trip per hit.
@@ -361,18 +364,23 @@ class _BlockScanner:
     ) -> list[int]:
         """Where a needle starts in buf[start:end], given where "sh" does.
 
-        numpy keeps the few "sh" with "u" and "p"/"P" before or "a256:" after;
+        numpy keeps the few "sh" after "pu"/"Pu", or after a context and before
+        "a256:";
         the needle pattern then checks each exactly, as a search would.
         """
         last = arr.size - 1
-        before = np.maximum(sh - 1, 0)
+        before = arr[np.maximum(sh - 1, 0)]
         lead = arr[np.maximum(sh - 2, 0)]
-        maybe = (sh >= 2) & (arr[before] == ord("u")) & ((lead | 0x20) == ord("p"))
-        digest = np.ones_like(maybe)
+        push = (before == ord("u")) & ((lead | 0x20) == ord("p"))
+        # Layer progress ("#5 sha256:...") is most "sha256:"; a digest needle
+        # follows "@" or a space after the last byte of a context word.
+        context = (before == ord("@")) | (
+            (before == ord(" ")) & np.isin(lead, list(DIGEST_CONTEXT_ENDS))
+        )
         for i, byte in enumerate(b"a256:", 2):
-            digest &= arr[np.minimum(sh + i, last)] == byte
+            context &= arr[np.minimum(sh + i, last)] == byte
         found = []
-        for pos in (sh[maybe | digest] + start).tolist():
+        for pos in (sh[push | context] + start).tolist():
             if B_NEEDLES_RE.match(self.buf, pos, end):
                 found.append(pos)
         return found
