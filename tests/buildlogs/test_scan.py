@@ -163,3 +163,24 @@ def test_carriage_returns_redraw_a_line_when_the_file_has_newlines(
     assert [(e.image, e.tag, e.digest) for e in parse_file(path)] == [
         ("ghcr.io/contoso/api", "1", DIGEST)
     ]
+
+
+def test_block_needle_hits_are_where_the_needle_pattern_matches() -> None:
+    lines = [
+        f"@{DIGEST} pulled",
+        f"#5 {DIGEST} 1.2MB / 3.4MB 0.3s",
+        f"1: digest: {DIGEST} size: 1366",
+        f"digest:{DIGEST} no space",
+        f"Manifest {DIGEST}, manifest list {DIGEST}",
+        f"blob {DIGEST} exists; ghcr.io/a/b@{DIGEST}",
+        "+ docker Push x; git push; Pushing; fresh shell; bash push",
+        f"extracting {DIGEST}",
+    ]
+    buf = bytearray("\n".join(lines).encode() + b"\n")
+    blocks = scan._BlockScanner()
+    blocks.buf = buf
+    arr = scan.np.frombuffer(buf, scan.np.uint8)
+    sh = scan._positions(arr, b"sh")
+    expected = [m.start() for m in scan.B_NEEDLES_RE.finditer(buf)]
+    assert blocks._needle_hits(arr, sh, 0, len(buf)) == expected
+    assert len(expected) == 10
