@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from etl.config import Settings
-from etl.pipeline import LIVE_SOURCES
-from etl.sources import source_module
+from etl.sources import SOURCE_MODULES, source_module
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def run_checks(settings: Settings) -> list[Check]:
                 "readable" if ok else "file missing; fix [owners] overrides",
             )
         )
-    for name in LIVE_SOURCES:
+    for name in SOURCE_MODULES:
         doctor_checks = getattr(source_module(name), "doctor_checks", None)
         if doctor_checks is not None:
             checks.extend(doctor_checks(settings))

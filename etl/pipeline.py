@@ -15,23 +15,11 @@ import pandas as pd
 from etl import owners
 from etl.config import Settings
 from etl.errors import ImagetrailError
-from etl.sources import Scope, SweepContext, source_module
+from etl.sources import SOURCE_MODULES, Scope, SweepContext, source_module
 from etl.sources.exports import export_scopes
 from etl.warehouse import SQL_DIR, Warehouse, run_lock
 
 logger = logging.getLogger(__name__)
-
-# Source modules that can read live systems, in the order they are swept.
-LIVE_SOURCES = (
-    "github",
-    "azure_devops",
-    "oci",
-    "acr",
-    "ecr",
-    "gar",
-    "kubernetes",
-    "scanners",
-)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -102,7 +90,7 @@ def collect_scopes(settings: Settings, result: RunResult) -> list[Scope]:
         except ImagetrailError as exc:
             logger.error("%s", exc)
             result.failed.append(f"export:{export.path}")
-    for name in LIVE_SOURCES:
+    for name in SOURCE_MODULES:
         live = getattr(source_module(name), "live_scopes", None)
         if live is not None:
             scopes.extend(live(settings))

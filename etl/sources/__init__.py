@@ -16,6 +16,19 @@ from typing import Any
 
 Rows = list[dict[str, Any]]
 
+# The source modules under etl.sources, in the order they are swept. Each may offer
+# export_scopes (its part of an export folder), live_scopes and doctor_checks.
+SOURCE_MODULES = (
+    "github",
+    "azure_devops",
+    "oci",
+    "acr",
+    "ecr",
+    "gar",
+    "kubernetes",
+    "scanners",
+)
+
 
 @dataclass
 class Extracted:

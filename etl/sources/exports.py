@@ -10,21 +10,9 @@ import logging
 from pathlib import Path
 
 from etl.errors import InputError
-from etl.sources import Scope, source_module
+from etl.sources import SOURCE_MODULES, Scope, source_module
 
 logger = logging.getLogger(__name__)
-
-# Module names under etl.sources that read a part of an export folder.
-EXPORT_READERS = (
-    "github",
-    "azure_devops",
-    "acr",
-    "ecr",
-    "gar",
-    "oci",
-    "kubernetes",
-    "scanners",
-)
 
 
 def export_scopes(root: Path) -> list[Scope]:
@@ -35,7 +23,7 @@ def export_scopes(root: Path) -> list[Scope]:
             "laid out as the README's export layout describes"
         )
     scopes: list[Scope] = []
-    for name in EXPORT_READERS:
+    for name in SOURCE_MODULES:
         reader = getattr(source_module(name), "export_scopes", None)
         if reader is None:
             logger.debug("etl.sources.%s reads no export files", name)
