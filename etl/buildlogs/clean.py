@@ -23,8 +23,6 @@ ANSI_RE = re.compile(
     r"|" + RESIDUE  # ESC dropped, the colour code left behind
 )
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# What can hide a needle from the raw-text pre-filter: an escape or its residue.
-ESCAPE_RE = re.compile(r"\x1b|\u2190\[|" + RESIDUE)
 PREFIX_RE = re.compile(
     r"[\s\ufeff]+"
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"

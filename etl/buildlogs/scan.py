@@ -3,15 +3,18 @@
 Almost every line of a build log is noise. A line can matter only if it holds
 ``push``/``Push`` (``ush`` after ``p`` or ``P``), ``sha256:`` right after
 ``digest: ``, ``manifest ``, ``list ``, ``@`` or ``blob ``, or a Dockerfile
-name (``erfile``). Those lines are the candidates; tools that wait for an
-outcome (an open ``docker push``) ask for every line until they have it
-(``Parser.busy``). The ``skopeo copy`` command before a copy's output is looked
-up backwards when the output appears (``nearest_lines``).
+name (``erfile``). Those lines are the candidates, and so are lines where a
+colour code sits next to an ``sh`` and the line holds a needle once clean.
+Tools that wait for an outcome (an open ``docker push``) ask for every line
+until they have it (``Parser.busy``). The ``skopeo copy`` command before a
+copy's output is looked up backwards when the output appears
+(``nearest_lines``).
 
-``parse_file`` finds "sh" and line ends in each 1 MiB block with numpy,
-keeps the few "sh" that can start a needle and checks those with the needle
-pattern, so noise is never decoded or copied; ``parse_lines`` tests each line.
-Both hand the parser the same lines.
+``parse_file`` reads 1 MiB blocks into a reused buffer; numpy finds every "sh"
+and "fi" of a block in one pass, keeps the few that can start a needle and
+checks those with the needle pattern, so noise is never decoded or copied.
+Line ends are only counted. ``parse_lines`` tests each line; both hand the
+parser the same lines.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import codecs
 import io
 import logging
 import re
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from etl.buildlogs.clean import ESCAPE_RE, strip_escapes
+from etl.buildlogs.clean import strip_escapes
 from etl.buildlogs.core import DOCKERFILE_NEEDLE
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.parser import Parser
@@ -60,12 +65,13 @@ NEEDLES = (
 B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
-# ESCAPE_RE over UTF-8 bytes, split so that each part is a fast literal search.
-B_ESCAPES = (b"\x1b", "\u2190[".encode())
-# Residues right after ESC or an arrow are on lines those searches find.
+# A colour code that hides a needle sits between its words, so right before
+# its "sh" or inside "sha256:". Every escape and residue holds ESC or "[", at
+# most NEAR_BEFORE bytes before the "sh" for any code a console prints.
+NEAR_BEFORE = 16
+NEAR_AFTER = len("sha256:")
+ESCAPE_MARKS = ("\x1b", "[")
 NEWLINE = ord("\n")
-DIGIT_0 = ord("0")
-B_RESIDUE_RE = re.compile(rb"\[(?<!\x1b\[)(?<!\xe2\x86\x90\[)\d{1,3}(?:;\d{1,3})*m")
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
     b"\x1f\x8b": "gzip",
@@ -80,21 +86,32 @@ COMPRESSED = {
 def is_candidate(line: str) -> bool:
     """Whether a line holds a needle (the per-line form of the block scan).
 
-    A colour code can sit between the words of a needle, so a line with
-    escapes is tested again without them.
+    A colour code can sit between the words of a needle, so a line with an
+    escape mark close to an "sh" is tested again without escapes.
     """
     if _has_needle(line):
         return True
-    # Every needle holds "sh" or "erfile"; most coloured lines hold neither.
-    return (
-        ("sh" in line or DOCKERFILE_NEEDLE in line)
-        and ESCAPE_RE.search(line) is not None
-        and _has_needle(strip_escapes(line))
-    )
+    return _escape_near_sh(line) and _has_needle(strip_escapes(line))
 
 
 def _has_needle(line: str) -> bool:
     return NEEDLES_RE.search(line) is not None or DOCKERFILE_NEEDLE in line
+
+
+def _escape_near_sh(line: str) -> bool:
+    """Whether ESC or "[" is within NEAR_BEFORE bytes before an "sh" or
+    NEAR_AFTER bytes after its start (in the line's UTF-8, as a block holds it).
+    """
+    if "sh" not in line or not any(m in line for m in ESCAPE_MARKS):
+        return False
+    raw = line.encode("utf-8", "surrogatepass")
+    pos = raw.find(b"sh")
+    while pos >= 0:
+        near = raw[max(0, pos - NEAR_BEFORE) : pos + NEAR_AFTER]
+        if any(m.encode() in near for m in ESCAPE_MARKS):
+            return True
+        pos = raw.find(b"sh", pos + 1)
+    return False
 
 
 class RecentLines:
@@ -238,15 +255,93 @@ def _positions(arr: np.ndarray, needle: bytes) -> np.ndarray:
     return np.flatnonzero(hit)
 
 
-def _line_mask(newlines: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Which lines of a block (ending at newlines) hold one of positions."""
-    mask = np.zeros(newlines.size, bool)
-    mask[np.searchsorted(newlines, positions)] = True
-    return mask
+def _pair_positions(
+    arr: np.ndarray, pairs: tuple[bytes, ...], masks: list[np.ndarray]
+) -> np.ndarray:
+    """Where any of the two-byte pairs starts in arr, in one pass over the hits.
+
+    masks: boolean arrays at least as long as arr; the first three are scratch.
+    """
+    n = arr.size - 1
+    if n <= 0:
+        return np.empty(0, np.intp)
+    found, hit, second = (mask[:n] for mask in masks[:3])
+    for i, (first_byte, second_byte) in enumerate(pairs):
+        target = hit if i else found
+        np.equal(arr[:n], first_byte, out=target)
+        np.equal(arr[1:], second_byte, out=second)
+        target &= second
+        if i:
+            found |= hit
+    return np.flatnonzero(found)
+
+
+def _dockerfile_hits(arr: np.ndarray, fi: np.ndarray, start: int) -> list[int]:
+    """Where ``erfile`` starts in arr (a block at start in the buffer), given
+    where its rare middle "fi" does.
+
+    A byte search for a needle of common letters steps through a block a few
+    bytes at a time; numpy checks the letters around each "fi" at once.
+    """
+    fi = fi[(fi >= 2) & (fi + 4 <= arr.size)]
+    for i, byte in enumerate(B_DOCKERFILE_NEEDLE):
+        if not 2 <= i < 4:
+            fi = fi[arr[fi + i - 2] == byte]
+    return (fi - 2 + start).tolist()
+
+
+def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    """Which "sh" (positions in arr) have an escape mark near on their line,
+    as ``_escape_near_sh`` tests a line.
+
+    An "sh" too close to an end of arr for a whole window counts as near: one
+    more line to test.
+    """
+    width = NEAR_BEFORE + NEAR_AFTER
+    inside = np.flatnonzero((sh >= NEAR_BEFORE) & (sh + NEAR_AFTER <= arr.size))
+    near = np.ones(sh.size, bool)
+    if not inside.size:
+        return near
+    near[inside] = False
+    strided = as_strided(arr, (arr.size - width + 1, width), (1, 1), writeable=False)
+    windows = strided[sh[inside] - NEAR_BEFORE]
+    # ESC (0x1b) and "[" (0x5b) differ only in bit 0x40.
+    mark = (windows & 0xBF) == 0x1B
+    rows = np.flatnonzero(mark.any(axis=1))
+    if not rows.size:
+        return near
+    # A window reaches over line ends: only the columns of the line of its "sh" count.
+    windows, mark = windows[rows], mark[rows]
+    column = np.arange(width)
+    newline = windows == NEWLINE
+    after = np.where(newline[:, :NEAR_BEFORE], column[:NEAR_BEFORE], -1).max(axis=1)
+    before = np.where(newline[:, NEAR_BEFORE:], column[NEAR_BEFORE:], width).min(axis=1)
+    mark &= (column > after[:, None]) & (column < before[:, None])
+    near[inside[rows]] = mark.any(axis=1)
+    return near
 
 
 def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", "replace")
+
+
+class _Scratch(threading.local):
+    """A thread's read buffer and numpy masks, reused for every block and file.
+
+    Fresh megabytes for each block would cost a page fault per 4 KiB.
+    """
+
+    size = 0
+
+    def get(self) -> tuple[bytearray, list[np.ndarray]]:
+        if self.size != BLOCK_BYTES:
+            self.buf = bytearray(BLOCK_BYTES)
+            self.masks = [np.empty(BLOCK_BYTES, bool) for _ in range(4)]
+            self.size = BLOCK_BYTES
+        return self.buf, self.masks
+
+
+_SCRATCH = _Scratch()
 
 
 class _BlockScanner:
@@ -264,16 +359,17 @@ class _BlockScanner:
         self.in_long_line = False
         self.cut_lines = 0
         self.buf = bytearray()
+        self.masks: list[np.ndarray] = []
         self.offset = 0  # of buf in the file
         self.size = 0  # bytes of buf in use
         self.line_start = 0  # in buf; negative for a line begun in an earlier block
         self.tails: deque[tuple[int, bytes]] = deque()
 
     def scan(self, fh: io.RawIOBase) -> list[PushEvent]:
-        self.buf = bytearray(BLOCK_BYTES)
-        view = memoryview(self.buf)
-        while size := fh.readinto(view):
-            self._add(size)
+        self.buf, self.masks = _SCRATCH.get()
+        with memoryview(self.buf) as view:
+            while size := fh.readinto(view):
+                self._add(size)
         return self._finish()
 
     def _add(self, size: int) -> None:
@@ -333,31 +429,32 @@ class _BlockScanner:
         """Feed the candidate lines of buf[start:end], which ends with a newline."""
         buf = self.buf
         arr = np.frombuffer(buf, np.uint8, end - start, start)
-        # Line ends found once serve the escape test and the line count.
-        newlines = np.flatnonzero(arr == NEWLINE)
-        sh = _positions(arr, b"sh")
-        # A needle hit is a candidate line; an escape hit one to test when clean.
+        # Line ends are only counted: their positions would cost more than
+        # all the rest, and a hit's line start is a short search back.
+        newline = np.equal(arr, NEWLINE, out=self.masks[-1][: arr.size])
+        # Every needle holds "sh" or the "fi" of "erfile": one pass finds both.
+        pairs = _pair_positions(arr, (b"sh", B_DOCKERFILE_NEEDLE[2:4]), self.masks)
+        is_sh = arr[pairs] == ord("s")
+        sh = pairs[is_sh]
+        # A needle hit is a candidate line; an escape near an "sh" makes a
+        # line to test when clean.
         hits = [(pos, False) for pos in self._needle_hits(arr, sh, start, end)]
-        escapes = self._escape_lines(arr, newlines, sh, start, end)
-        hits += [(pos, True) for pos in escapes]
-        pos = buf.find(B_DOCKERFILE_NEEDLE, start, end)
-        while pos >= 0:
-            hits.append((pos, False))
-            pos = buf.find(B_DOCKERFILE_NEEDLE, pos + 1, end)
+        hits += [(pos, False) for pos in _dockerfile_hits(arr, pairs[~is_sh], start)]
+        hits += [(pos, True) for pos in (sh[_near_escape(arr, sh)] + start).tolist()]
         hits.sort()
-        first_line = self.line_no
+        lines_at_end = self.line_no + int(np.count_nonzero(newline))
         cursor = self._feed_while_busy(start, end)
         for hit, check in hits:
             if hit < cursor:
                 continue  # on a line already fed or tested
-            line = int(np.searchsorted(newlines, hit - start))
-            line_start = int(newlines[line - 1]) + 1 + start if line else start
-            # Lines fed while busy are counted already; the cursor is at a line
-            # start, so every line before this one is now read.
-            self.line_no = first_line + line
+            line_start = buf.rfind(b"\n", cursor, hit) + 1 or cursor
+            # The cursor is at a line start and self.line_no counts the lines
+            # before it (fed or skipped): add the skipped ones up to this line.
+            skipped = newline[cursor - start : line_start - start]
+            self.line_no += int(np.count_nonzero(skipped))
             cursor = self._feed_line(line_start, end, check)
             cursor = self._feed_while_busy(cursor, end)
-        self.line_no = first_line + newlines.size
+        self.line_no = lines_at_end
 
     def _needle_hits(
         self, arr: np.ndarray, sh: np.ndarray, start: int, end: int
@@ -374,50 +471,16 @@ class _BlockScanner:
         push = (before == ord("u")) & ((lead | 0x20) == ord("p"))
         # Layer progress ("#5 sha256:...") is most "sha256:"; a digest needle
         # follows "@" or a space after the last byte of a context word.
-        context = (before == ord("@")) | (
-            (before == ord(" ")) & np.isin(lead, list(DIGEST_CONTEXT_ENDS))
-        )
+        context_end = np.zeros_like(push)
+        for byte in DIGEST_CONTEXT_ENDS:
+            context_end |= lead == byte
+        context = (before == ord("@")) | ((before == ord(" ")) & context_end)
         for i, byte in enumerate(b"a256:", 2):
             context &= arr[np.minimum(sh + i, last)] == byte
         found = []
         for pos in (sh[push | context] + start).tolist():
             if B_NEEDLES_RE.match(self.buf, pos, end):
                 found.append(pos)
-        return found
-
-    def _escape_lines(
-        self,
-        arr: np.ndarray,
-        newlines: np.ndarray,
-        sh: np.ndarray,
-        start: int,
-        end: int,
-    ) -> list[int]:
-        """The starts of the lines of buf[start:end] with "sh" and an escape or
-        residue: those can hold a needle once clean.
-
-        Lines with "erfile" are fed whole already. numpy finds the few lines
-        holding both at once, without a Python step per coloured line.
-        """
-        buf = self.buf
-        sh = _line_mask(newlines, sh)
-        if not sh.any():
-            return []
-        escaped = np.zeros_like(sh)
-        for escape in B_ESCAPES:
-            # A single byte is found with memchr; the arrow's middle byte is rare.
-            if buf.find(escape[-2:-1] or escape, start, end) >= 0:
-                escaped |= _line_mask(newlines, _positions(arr, escape))
-        starts = np.concatenate(([0], newlines[:-1] + 1)) + start
-        found: list[int] = starts[sh & escaped].tolist()
-        # A residue ends in a digit and "m"; the regex checks the few such lines.
-        ms = _positions(arr[1:], b"m")
-        ms = ms[arr[ms] - DIGIT_0 < 10]
-        rest = np.flatnonzero(sh & ~escaped & _line_mask(newlines, ms))
-        for line in rest.tolist():
-            lo = int(starts[line])
-            if B_RESIDUE_RE.search(buf, lo, int(newlines[line]) + start):
-                found.append(lo)
         return found
 
     def _feed_while_busy(self, cursor: int, end: int) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from etl.buildlogs import parse_file, parse_lines, scan
 from etl.errors import InputError
@@ -184,3 +186,29 @@ def test_block_needle_hits_are_where_the_needle_pattern_matches() -> None:
     expected = [m.start() for m in scan.B_NEEDLES_RE.finditer(buf)]
     assert blocks._needle_hits(arr, sh, 0, len(buf)) == expected
     assert len(expected) == 10
+
+
+LINE_PIECES = ["sh", "sha256:", "\x1b[0m", "[36m", "\u2190[1m", "[", " ", "x" * 7, "é"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([*LINE_PIECES, "\n"]), max_size=40))
+def test_block_escape_marks_cover_what_the_line_test_finds(pieces: list[str]) -> None:
+    text = "".join(pieces) + "\n"
+    data = text.encode()
+    arr = scan.np.frombuffer(data, scan.np.uint8)
+    sh = scan._pair_positions(arr, (b"sh",), [scan.np.empty(arr.size, bool)] * 3)
+    near = sh[scan._near_escape(arr, sh)].tolist()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == ord("\n")]
+    flagged_lines = {max(s for s in starts if s <= p) for p in near}
+    for start, line in zip(starts, text.split("\n"), strict=True):
+        if scan._escape_near_sh(line):
+            assert start in flagged_lines, line
+
+
+def test_colour_code_between_needle_words_is_found_and_a_far_one_is_not() -> None:
+    coloured = f"1: digest:\x1b[0m {DIGEST} size: 1366"
+    far = f"\x1b[32m{'progress ' * 3}#5 {DIGEST} 1.2MB / 3.4MB"
+
+    assert scan.is_candidate(coloured)
+    assert not scan.is_candidate(far)
