@@ -34,9 +34,9 @@ GREP_PATTERN = "sha256:[0-9a-f]{64}"
 PUSHES_PER_FILE = (2, 9)
 FAILED_SHARE = 0.15
 # Relative frequency of each kind of noise line in _noise_line, in its order:
-# build and test output, BuildKit steps and layer progress, pulls, minified
-# one-line bundles, and rare lines holding a needle (pull digests, Dockerfile
-# names, git push).
+# build and test output, BuildKit steps and layer progress (plain, and coloured
+# as BuildKit's TTY output is), pulls, minified one-line bundles, and rare lines
+# holding a needle (pull digests, Dockerfile names, git push).
 # About one line in 700 holds a needle without being a push: a few dozen per
 # job log of 25,000 lines.
 NOISE_WEIGHTS = (
@@ -51,6 +51,7 @@ NOISE_WEIGHTS = (
     200,
     200,
     50,
+    200,
     200,
     200,
     5,
@@ -131,11 +132,17 @@ class LogWriter:
                 f"Step {n % 12 + 1}/12 : RUN pip install --no-cache-dir {word}=={n}.0"
             )
         if kind == 13:
+            mb = r.randint(1, 90)
+            return (
+                f"\x1b[34m => => sha256:{self.hex()} {mb}.2MB / {mb}.2MB "
+                f"{n / 10:.1f}s\x1b[0m"
+            )
+        if kind == 14:
             return "".join(r.choices("abcdefghij(){};=+.,", k=r.randint(2000, 8000)))
         # Rare lines that hold a needle without being a push.
-        if kind == 14:
-            return f"Digest: sha256:{self.hex()}"
         if kind == 15:
+            return f"Digest: sha256:{self.hex()}"
+        if kind == 16:
             return f"#{n} [internal] load build definition from Dockerfile"
         return f"git push origin HEAD:refs/heads/release/{word}-{n}"
 

@@ -65,12 +65,15 @@ NEEDLES = (
 B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
-# A colour code that hides a needle sits between its words, so right before
-# its "sh" or inside "sha256:". Every escape and residue holds ESC or "[", at
-# most NEAR_BEFORE bytes before the "sh" for any code a console prints.
-NEAR_BEFORE = 16
+# A colour code that hides a needle sits between its words: it ends right
+# before the "sh" (or before the space before it), or is inside "sha256:".
+# Every escape and residue holds ESC or "[", at most NEAR_BEFORE bytes before
+# the "sh" for any code a console prints, and ends in a byte of ESCAPE_ENDS.
+NEAR_BEFORE = 24
 NEAR_AFTER = len("sha256:")
 ESCAPE_MARKS = ("\x1b", "[")
+ESCAPE_ENDS = (0x40, 0x7E)  # and BEL, which ends an OSC
+BEL = 0x07
 NEWLINE = ord("\n")
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
 COMPRESSED = {
@@ -99,19 +102,34 @@ def _has_needle(line: str) -> bool:
 
 
 def _escape_near_sh(line: str) -> bool:
-    """Whether ESC or "[" is within NEAR_BEFORE bytes before an "sh" or
-    NEAR_AFTER bytes after its start (in the line's UTF-8, as a block holds it).
+    """Whether an escape can hide a needle at an "sh" of the line.
+
+    In the line's UTF-8, as a block holds it: ESC or "[" is within NEAR_BEFORE
+    bytes before the "sh" or NEAR_AFTER after its start, and either is inside
+    that "after", or the byte before the "sh" (or before the space before it)
+    can end an escape.
     """
     if "sh" not in line or not any(m in line for m in ESCAPE_MARKS):
         return False
     raw = line.encode("utf-8", "surrogatepass")
+    marks = [m.encode() for m in ESCAPE_MARKS]
     pos = raw.find(b"sh")
     while pos >= 0:
-        near = raw[max(0, pos - NEAR_BEFORE) : pos + NEAR_AFTER]
-        if any(m.encode() in near for m in ESCAPE_MARKS):
-            return True
+        after = raw[pos : pos + NEAR_AFTER]
+        before = raw[max(0, pos - 2) : pos].rjust(2, b"\n")
+        adjacent = _ends_escape(before[1]) or (
+            before[1] == ord(" ") and _ends_escape(before[0])
+        )
+        if adjacent or any(m in after for m in marks):
+            near = raw[max(0, pos - NEAR_BEFORE) : pos + NEAR_AFTER]
+            if any(m in near for m in marks):
+                return True
         pos = raw.find(b"sh", pos + 1)
     return False
+
+
+def _ends_escape(byte: int) -> bool:
+    return ESCAPE_ENDS[0] <= byte <= ESCAPE_ENDS[1] or byte == BEL
 
 
 class RecentLines:
@@ -291,8 +309,8 @@ def _dockerfile_hits(arr: np.ndarray, fi: np.ndarray, start: int) -> list[int]:
 
 
 def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
-    """Which "sh" (positions in arr) have an escape mark near on their line,
-    as ``_escape_near_sh`` tests a line.
+    """Which "sh" (positions in arr) an escape on their line can hide a needle
+    at, as ``_escape_near_sh`` tests a line.
 
     An "sh" too close to an end of arr for a whole window counts as near: one
     more line to test.
@@ -307,7 +325,10 @@ def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
     windows = strided[sh[inside] - NEAR_BEFORE]
     # ESC (0x1b) and "[" (0x5b) differ only in bit 0x40.
     mark = (windows & 0xBF) == 0x1B
-    rows = np.flatnonzero(mark.any(axis=1))
+    before, lead = windows[:, NEAR_BEFORE - 1], windows[:, NEAR_BEFORE - 2]
+    adjacent = _ends_escapes(before) | ((before == ord(" ")) & _ends_escapes(lead))
+    adjacent |= mark[:, NEAR_BEFORE:].any(axis=1)
+    rows = np.flatnonzero(adjacent & mark.any(axis=1))
     if not rows.size:
         return near
     # A window reaches over line ends: only the columns of the line of its "sh" count.
@@ -319,6 +340,12 @@ def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
     mark &= (column > after[:, None]) & (column < before[:, None])
     near[inside[rows]] = mark.any(axis=1)
     return near
+
+
+def _ends_escapes(arr: np.ndarray) -> np.ndarray:
+    """Which bytes of arr can end an escape (``_ends_escape`` at once)."""
+    low, high = ESCAPE_ENDS
+    return ((arr >= low) & (arr <= high)) | (arr == BEL)
 
 
 def _decode(raw: bytes | bytearray) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from etl.buildlogs import parse_file, parse_lines, scan
@@ -188,10 +188,14 @@ def test_block_needle_hits_are_where_the_needle_pattern_matches() -> None:
     assert len(expected) == 10
 
 
-LINE_PIECES = ["sh", "sha256:", "\x1b[0m", "[36m", "\u2190[1m", "[", " ", "x" * 7, "é"]
+LINE_PIECES = [
+    *("sh", "sha256:", "digest:", "#5", " ", "x" * 7, "é"),
+    *("\x1b[0m", "[36m", "\u2190[1m", "[", "\x1b]8;;u\x07", "\x1b"),
+]
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None, derandomize=True)
+@example(["x" * 7] * 3 + ["\x1b]8;;u\x07", "sha256:"])
 @given(st.lists(st.sampled_from([*LINE_PIECES, "\n"]), max_size=40))
 def test_block_escape_marks_cover_what_the_line_test_finds(pieces: list[str]) -> None:
     text = "".join(pieces) + "\n"
