@@ -22,7 +22,7 @@ from etl.buildlogs.refs import Ref, expand_abbreviation, full_digest, parse_imag
 
 PLAIN_RE = re.compile(r"^#(?P<vertex>\d+) (?P<rest>.*)$")
 # A TTY frame shows a step's duration once the step has finished.
-TTY_RE = re.compile(r"^=> (?P<sub>=> )?(?P<rest>.*?)(?P<took>\s+\d+(?:\.\d+)?s)?$")
+DURATION_RE = re.compile(r"\d+(?:\.\d+)?s")
 EXPORT_RE = re.compile(
     r"^exporting (?P<kind>manifest list|attestation manifest|manifest)"
     r" (?P<digest>sha256:\S+)"
@@ -80,12 +80,10 @@ class BuildKit(Tool):
         if m:
             self._vertex_line(line, m.group("vertex"), m.group("rest"))
         elif text.startswith("=> "):
-            t = TTY_RE.match(text)
-            if t:
-                rest = t.group("rest")
-                if t.group("took") and rest.startswith("pushing "):
-                    rest += " done"
-                self._vertex_line(line, TTY_VERTEX, rest)
+            rest, took = _tty_step(text)
+            if took and rest.startswith("pushing "):
+                rest += " done"
+            self._vertex_line(line, TTY_VERTEX, rest)
         elif "failed to " in text:
             if "failed to push" in text:
                 self._failed_push(line, text)
@@ -201,3 +199,15 @@ class BuildKit(Tool):
         """Stop reading every line for a push whose vertex never reports back."""
         if all(line.no - v.last_no > PENDING_LINES for v in self.vertices.values()):
             self.busy = False
+
+
+def _tty_step(text: str) -> tuple[str, bool]:
+    """A TTY frame line (``=> [=> ]STEP [TOOK]``): the step, and whether it shows
+    how long it took (it has finished)."""
+    step = text[3:]
+    if step.startswith("=> "):
+        step = step[3:]
+    head, _, last = step.rstrip().rpartition(" ")
+    if head.strip() and DURATION_RE.fullmatch(last):
+        return head.rstrip(), True
+    return step, False

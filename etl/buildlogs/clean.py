@@ -3,7 +3,7 @@
 Removed: CR and CRLF, a BOM, ANSI escapes and the residues left when a console
 drops the ESC byte (``[36m``) or renders it as an arrow (``←[36m``), control
 bytes, indentation, and the prefixes of GitHub Actions, Azure Pipelines, GitLab,
-Jenkins, Go's log package (ACR Tasks, crane, ko), Cloud Build steps, docker
+Jenkins, Buildkite, TeamCity, Kubernetes container logs, Go's log package (ACR Tasks, crane, ko), Cloud Build steps, docker
 compose services (``web-1  | ``) and job names (``[build-and-push] ``). Azure
 Pipelines and GitHub markers such as ``##[debug]`` are kept as ``Line.marker``.
 """
@@ -14,11 +14,14 @@ import json
 import re
 from dataclasses import dataclass
 
-RESIDUE = r"\[\d{1,3}(?:;\d{1,3})*m"
+# A colour or erase code whose ESC a console dropped: "[36m", "[0;m", "[0K", "[K".
+RESIDUE = r"\[\d{1,3}(?:;\d{0,3})*[mK]|\[;?[mK](?![A-Za-z])"
 ANSI_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
-    r"|\x1b[@-Z\\-_]"
+    # OSC (titles, hyperlinks) and the other strings: DCS, SOS, PM, APC
+    # (Buildkite's "\x1b_bk;t=...\x07" timestamps).
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]"  # the rest: "\x1b7" (save cursor), "\x1b(B" (charset)
     r"|\u2190\[[0-9;?]*[A-Za-z]"  # ESC rendered as an arrow by Windows consoles
     r"|" + RESIDUE  # ESC dropped, the colour code left behind
 )
@@ -26,10 +29,12 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 PREFIX_RE = re.compile(
     r"[\s\ufeff]+"
     r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
-    r"(?:\s[0-9a-f]{2}[OE]\+?)?(?:\s|$)"  # ISO: GitHub, Azure, GitLab (+ stream id)
+    # ISO: GitHub, Azure; GitLab adds a stream id ("00O ", "00O+" continues a
+    # line), Kubernetes CRI logs a stream and a tag ("stdout F ").
+    r"(?:\s[0-9a-f]{2}[OE](?:\+|\s|$)|\s(?:stdout|stderr)\s[FP](?:\s|$)|\s|$)"
     r"|\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]"
     r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?:\s|$)"  # Go log package
-    r"|\[?\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\]?\s"  # clock only
+    r"|\[?\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\]?(?:[A-Za-z]:)?\s"  # clock (TeamCity "i:")
     r"|(?P<step>Step #\d+(?: - \"[^\"]*\")?:)"  # Cloud Build
     r"|##\[(?P<marker>[a-z]+)\]"  # Azure Pipelines and GitHub log commands
     r"|\[command\]"
@@ -39,7 +44,7 @@ PREFIX_RE = re.compile(
     r"[A-Za-z][\w ./:-]{0,99}\]\s+(?:\|\s+)?"
 )
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
-JSON_MSG_RE = re.compile(r'"msg"\s*:\s*("(?:[^"\\]|\\.)*")')
+JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')
 MAX_PREFIXES = 8
 
 
@@ -62,9 +67,12 @@ def clean_line(no: int, raw: str) -> Line | None:
     text = raw.rstrip("\r\n")
     if "\r" in text:
         # A progress line redrawn in place: what the reader last saw counts.
-        parts = [p for p in text.split("\r") if p.strip()]
+        # What the reader last saw; a last part of escapes only ("\r\x1b[K")
+        # shows nothing new.
+        parts = [p for p in map(strip_escapes, text.split("\r")) if p.strip()]
         text = parts[-1] if parts else ""
-    text = strip_escapes(text)
+    else:
+        text = strip_escapes(text)
     text, marker, cloud_build = _strip_prefixes(text)
     text = _unwrap_structured(text).rstrip()
     if not text:

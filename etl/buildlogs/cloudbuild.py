@@ -13,7 +13,8 @@ from etl.buildlogs.clean import Line
 from etl.buildlogs.core import Tool
 from etl.buildlogs.refs import parse_image_ref
 
-PUSHING_RE = re.compile(r"^Pushing (?P<ref>[^\s\[(]+/[^\s\[(]+)$")
+# The "/" is checked apart: in the pattern it would let a long word split many ways.
+PUSHING_RE = re.compile(r"^Pushing (?P<ref>[^\s\[(]+)$")
 
 
 class CloudBuild(Tool):
@@ -23,7 +24,9 @@ class CloudBuild(Tool):
         if not line.text.startswith("Pushing "):
             return
         m = PUSHING_RE.match(line.text)
-        ref = parse_image_ref(m.group("ref")) if m else None
+        if m is None or "/" not in m.group("ref").strip("/"):
+            return
+        ref = parse_image_ref(m.group("ref"))
         if ref is not None:
             tool = "cloud-build" if self.ctx.cloud_build else "docker"
             self.ctx.announce(ref.with_tag("latest"), tool, line)

@@ -18,7 +18,9 @@ from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, parse_image_ref
 
 V1_RE = re.compile(r"^Pushing (?P<service>\S+) \((?P<ref>[^)\s]+)\)\.\.\.")
-V2_RE = re.compile(r"Pushing (?P<ref>\S+): (?P<layer>[0-9a-f]{12}) (?P<status>.+?)\s*$")
+V2_RE = re.compile(
+    r"Pushing (?P<ref>\S+): (?P<layer>[0-9a-f]{12}) (?P<status>.*\S)\s*$"
+)
 DONE_STATUSES = ("Pushed", "Layer already exists", "Mounted from")
 ERROR_RE = re.compile(
     r"(?i)^(?:error\b|Error response|failed\b|denied|unauthorized|manifest invalid)"

@@ -9,13 +9,11 @@ of the index, not outputs. Blob lines (``pushed blob``, ``mounted blob``,
 
 from __future__ import annotations
 
-import re
-
 from etl.buildlogs.clean import Line
 from etl.buildlogs.core import Tool
 from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
 
-DIGEST_RE = re.compile(r"(?:^|\s)(?P<ref>\S*[/:]\S*?): digest: (?P<digest>\S*)")
+DIGEST_MARK = ": digest: "
 
 
 class GoContainerRegistry(Tool):
@@ -25,12 +23,16 @@ class GoContainerRegistry(Tool):
         text = line.text
         if "digest: " not in text or line.debug:
             return
-        m = DIGEST_RE.search(text)
-        if m is None or "@" in m.group("ref"):
+        at = text.find(DIGEST_MARK)
+        if at < 0:
             return
-        ref = parse_image_ref(m.group("ref"))
+        words = text[:at].split()
+        ref_text = words[-1] if words and text[at - 1] not in " \t" else ""
+        if not any(c in ref_text for c in "/:") or "@" in ref_text:
+            return
+        ref = parse_image_ref(ref_text)
         if ref is None or ref.tag is None:
             return
-        self.ctx.emit(
-            "crane", line, Ref(ref.image, ref.tag, full_digest(m.group("digest"))), True
-        )
+        after = text[at + len(DIGEST_MARK) :]
+        digest = full_digest(after.split(maxsplit=1)[0] if after[:1].strip() else "")
+        self.ctx.emit("crane", line, Ref(ref.image, ref.tag, digest), True)
