@@ -285,6 +285,35 @@ TRAPS = [
     ),
     # -- noise --------------------------------------------------------------------
     Trap(
+        "escapes-that-are-not-colours",
+        f"""
+        INFO[0010] Pushing image to ghcr.io/x/y:1\x1b7
+        INFO[0012] Pushed ghcr.io/x/y@{d("a")}\x1b8
+        2024/01/01 12:00:00 Published \x1b(B\x1b[mghcr.io/x/z:2@{d("b")}
+        """,
+        {("ghcr.io/x/y", "1", d("a")), ("ghcr.io/x/z", "2", d("b"))},
+    ),
+    Trap(
+        "buildkite-and-gitlab-continuation-prefixes",
+        f"""
+        \x1b_bk;t=1700000000000\x07#12 pushing manifest for ghcr.io/x/y:1@{d("a")} 0.5s done
+        2024-06-10T12:00:01.123456Z 00O+#13 pushing manifest for ghcr.io/x/z:2@{d("b")} 0.5s done
+        """,  # noqa: E501
+        {("ghcr.io/x/y", "1", d("a")), ("ghcr.io/x/z", "2", d("b"))},
+    ),
+    Trap(
+        "erase-residues-and-a-redraw-ending-in-escapes",
+        f"""
+        The push refers to repository [ghcr.io/x/y]
+        5f70bf18a086: Pushed
+        [0K1: digest: {d("a")} size: 1234\r\x1b[K
+        The push refers to repository [ghcr.io/x/z]
+        5f70bf18a086: Pushed[0;m
+        2: digest: {d("b")} size: 1234[K
+        """,
+        {("ghcr.io/x/y", "1", d("a")), ("ghcr.io/x/z", "2", d("b"))},
+    ),
+    Trap(
         "secret-masked-host",
         f"""
         2024-08-08T05:21:27.3689504Z ##[debug]Pushing ImageNameWithTag: ***.azurecr.io/api:12
