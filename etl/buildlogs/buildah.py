@@ -23,6 +23,7 @@ from etl.buildlogs.refs import Ref, parse_image_ref
 COMMAND_RE = re.compile(
     r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah)\s+(?:manifest\s+)?push\s+(?P<args>.+)"
 )
+SHELL_END_RE = re.compile(r"\d*[<>]|&|\||;|#")
 SKOPEO_RE = re.compile(r"(?:^|[\s/;&|(\"'])skopeo\s+copy\s+(?P<args>.+)")
 SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:)(?P<ref>\S+)")
 OPENSHIFT_PUSHING_RE = re.compile(r"^Pushing image (?P<ref>\S+) \.\.\.")
@@ -92,17 +93,23 @@ class Copy:
 
 
 def _arguments(args: str) -> list[str]:
+    """The words of a command line up to where the shell ends the command
+    (``;``, ``&&``, a pipe, a redirection such as ``2>/dev/null``, a comment)."""
     words = []
     skip = False
     for token in args.split():
+        if SHELL_END_RE.match(token):
+            break
+        last = token.endswith(";")
+        token = token.rstrip(";")
         if skip:
             skip = False
         elif token.startswith("-"):
             skip = token in VALUE_OPTIONS
-        elif token in ("&&", "||", ";", "|", ">", "2>&1"):
-            break
-        else:
+        elif token:
             words.append(token)
+        if last:
+            break
     return words
 
 

@@ -3,9 +3,10 @@
 Removed: CR and CRLF, a BOM, ANSI escapes and the residues left when a console
 drops the ESC byte (``[36m``) or renders it as an arrow (``←[36m``), control
 bytes, indentation, and the prefixes of GitHub Actions, Azure Pipelines, GitLab,
-Jenkins, Buildkite, TeamCity, Kubernetes container logs, Go's log package (ACR Tasks, crane, ko), Cloud Build steps, docker
-compose services (``web-1  | ``) and job names (``[build-and-push] ``). Azure
-Pipelines and GitHub markers such as ``##[debug]`` are kept as ``Line.marker``.
+Jenkins, Buildkite, TeamCity, Kubernetes container logs, Go's log package (ACR
+Tasks, crane, ko), Cloud Build steps, docker compose services (``web-1  | ``)
+and job names (``[build-and-push] ``). Azure Pipelines and GitHub markers such
+as ``##[debug]`` are kept as ``Line.marker``.
 """
 
 from __future__ import annotations

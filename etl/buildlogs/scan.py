@@ -159,13 +159,19 @@ class RecentLines:
         return found
 
 
+def cut_line(head: str) -> str:
+    """The head of an over-long line without its last, partial word: a ref cut
+    short (``repo:1.2`` of ``repo:1.2.3``) would name another image."""
+    return head[: max(head.rfind(" "), head.rfind("\t"), 0)]
+
+
 def parse_lines(lines: Iterable[str]) -> Iterator[PushEvent]:
     """The push events a log's lines prove (pure: no I/O, bounded memory)."""
     recent = RecentLines()
     parser = Parser(recent)
     for no, raw in enumerate(lines, 1):
         if len(raw) > MAX_LINE_BYTES:
-            raw = raw[:MAX_LINE_BYTES]
+            raw = cut_line(raw[:MAX_LINE_BYTES])
         if parser.busy or is_candidate(raw):
             parser.feed(no, raw)
         recent.add(raw)
@@ -412,7 +418,7 @@ class _BlockScanner:
                 self._keep_tail()
                 return
             self._extend_carry(buf, 0, end)
-            self._single_line(self.carry)
+            self._single_line(self.carry, self.in_long_line)
             self.carry, self.in_long_line = b"", False
             start = end + 1
         last = buf.rfind(b"\n", start, size)
@@ -425,7 +431,7 @@ class _BlockScanner:
     def _finish(self) -> list[PushEvent]:
         if self.carry:
             self.line_start = -len(self.carry)
-            self._single_line(self.carry)
+            self._single_line(self.carry, self.in_long_line)
         return self.parser.finish()
 
     def _extend_carry(self, buf: bytearray, lo: int, hi: int) -> None:
@@ -445,10 +451,10 @@ class _BlockScanner:
         ):
             self.tails.popleft()
 
-    def _single_line(self, raw: bytes) -> None:
+    def _single_line(self, raw: bytes, cut: bool) -> None:
         """A line that spans blocks: fed like any other."""
         self.line_no += 1
-        text = _decode(raw)
+        text = cut_line(_decode(raw)) if cut else _decode(raw)
         if self.parser.busy or is_candidate(text):
             self.parser.feed(self.line_no, text)
 
@@ -526,7 +532,7 @@ class _BlockScanner:
         self.line_start = start
         if stop - start > MAX_LINE_BYTES:
             self.cut_lines += 1
-            text = _decode(buf[start : start + MAX_LINE_BYTES])
+            text = cut_line(_decode(buf[start : start + MAX_LINE_BYTES]))
             check = True
         else:
             text = _decode(buf[start:stop])

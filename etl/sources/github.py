@@ -529,7 +529,10 @@ def _capped_lines(handle: IO[AnyStr], newline: AnyStr, path: Path) -> Iterator[A
     while line := handle.readline(MAX_LINE_BYTES + 1):
         if len(line) > MAX_LINE_BYTES and not line.endswith(newline):
             cut += 1
-            line = line[:MAX_LINE_BYTES]
+            # Without its partial last word, as etl.buildlogs cuts a line.
+            head = line[:MAX_LINE_BYTES]
+            space, tab = (b" ", b"\t") if isinstance(head, bytes) else (" ", "\t")
+            line = head[: max(head.rfind(space), head.rfind(tab), 0)]
             while (rest := handle.readline(SKIP_BYTES)) and not rest.endswith(newline):
                 pass
         yield from line.splitlines()

@@ -216,3 +216,14 @@ def test_colour_code_between_needle_words_is_found_and_a_far_one_is_not() -> Non
 
     assert scan.is_candidate(coloured)
     assert not scan.is_candidate(far)
+
+
+def test_a_ref_cut_at_the_line_limit_is_dropped_not_shortened(tmp_path: Path) -> None:
+    announce = "INFO[0010] Pushing image to ghcr.io/x/y:1.2.3"
+    cut_inside_tag = "x" * (scan.MAX_LINE_BYTES - len(announce) + 2) + " " + announce
+    log = f"{cut_inside_tag}\nINFO[0012] Pushed ghcr.io/x/y@{DIGEST}\n"
+
+    by_file = parse_file(write(tmp_path, log.encode()))
+
+    assert [e.tag for e in by_file] == [None]
+    assert by_file == list(parse_lines(log.split("\n")))

@@ -285,6 +285,16 @@ TRAPS = [
     ),
     # -- noise --------------------------------------------------------------------
     Trap(
+        "shell-redirection-after-a-podman-push",
+        """
+        + podman push ghcr.io/x/y:1 2>/dev/null # release
+        Getting image source signatures
+        Writing manifest to image destination
+        Storing signatures
+        """,
+        {("ghcr.io/x/y", "1", None)},
+    ),
+    Trap(
         "escapes-that-are-not-colours",
         f"""
         INFO[0010] Pushing image to ghcr.io/x/y:1\x1b7
