@@ -34,6 +34,8 @@ FILE_OPTION_RE = re.compile(
 DOCKERFILE_INPUT_RE = re.compile(
     r"\b(?:dockerFile|dockerfile)=[\"']?(?P<path>[^\s\"']+)"
 )
+HEX_DIGEST_RE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+ABBREV_HEX = 12
 TAG_OPTION_RE = re.compile(r"(?:^|\s)(?:-t|--tag|--destination)(?:=|\s+)(?P<ref>\S+)")
 
 
@@ -121,7 +123,7 @@ class Context:
     ) -> None:
         if is_cosign_tag(ref.tag):
             return  # a signature stored next to the image, not an image
-        evidence = mask_secrets(line.text)
+        evidence = other_digests_cut(mask_secrets(line.text), ref.digest)
         evidence = evidence[:EVIDENCE_CHARS]
         dockerfile = dockerfile or self.dockerfile_for(ref.image)
         event = PushEvent(
@@ -146,6 +148,18 @@ class Context:
             if image in mention.images:
                 return mention.path
         return None
+
+
+def other_digests_cut(text: str, digest: str | None) -> str:
+    """The text with every full digest but the event's own abbreviated: a layer
+    or base digest in an error line must not read as this image's."""
+    own = digest.removeprefix("sha256:") if digest else None
+
+    def cut(m: re.Match[str]) -> str:
+        hex_ = m.group(0)
+        return hex_ if hex_.lower() == own else hex_[:ABBREV_HEX] + "\u2026"
+
+    return HEX_DIGEST_RE.sub(cut, text)
 
 
 def dockerfile_mention(text: str) -> Mention | None:

@@ -214,6 +214,18 @@ TRAPS = [
     ),
     # -- success-looking lines before a failure ---------------------------------
     Trap(
+        "failure-naming-a-layer-digest",
+        f"""
+        $ docker push ghcr.io/x/y:1
+        The push refers to repository [ghcr.io/x/y]
+        5f70bf18a086: Pushed
+        blob unknown: blob unknown to registry: {d("e")}
+        """,
+        set(),
+        failed={("ghcr.io/x/y", "1")},
+        forbidden={d("e")},
+    ),
+    Trap(
         "layers-pushed-then-manifest-invalid",
         """
         $ docker push quay.io/contoso/svc:4
