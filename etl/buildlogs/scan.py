@@ -265,7 +265,16 @@ def _looks_binary(head: bytes) -> bool:
 def _parse_utf16(fh: BinaryIO) -> list[PushEvent]:
     """UTF-16 logs (a Windows console redirected to a file); rare, read per line."""
     text = io.TextIOWrapper(fh, encoding="utf-16", errors="replace", newline="\n")
-    return list(parse_lines(text))
+    return list(parse_lines(_capped_lines(text)))
+
+
+def _capped_lines(text: io.TextIOWrapper) -> Iterator[str]:
+    """The lines of text, an over-long one read only to just past the limit."""
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith("\n"):
+            while (rest := text.readline(BLOCK_BYTES)) and not rest.endswith("\n"):
+                pass
+        yield line.removesuffix("\n")
 
 
 def _positions(arr: np.ndarray, needle: bytes) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import textwrap
 import tracemalloc
@@ -103,6 +104,25 @@ def test_line_without_newline_is_read_in_bounded_memory(tmp_path: Path) -> None:
 
     assert events == []
     assert peak < 8 * (1 << 20)
+
+
+def test_utf16_line_without_newline_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "one-line.log"
+    with path.open("wb") as fh:
+        fh.write(codecs.BOM_UTF16_LE)
+        for _ in range(32):
+            fh.write(("x" * (1 << 20)).encode("utf-16-le"))
+        fh.write(f"\nghcr.io/x/y:1: digest: {DIGEST} size: 1\n".encode("utf-16-le"))
+
+    tracemalloc.start()
+    try:
+        events = parse_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [(e.tag, e.digest) for e in events] == [("1", DIGEST)]
+    assert peak < 16 * (1 << 20)
 
 
 def test_overlong_line_is_cut_and_later_lines_keep_their_numbers(
