@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from etl import config as config_mod
-from etl.errors import ConfigError, ImagetrailError
+from etl.errors import ConfigError, ImagetrailError, InputError
 from etl.warehouse import SQL_DIR, Warehouse
 
 logger = logging.getLogger("etl")
@@ -262,16 +262,39 @@ def explain(ref: str, config_path: Path | None, db_path: Path | None) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of push events.")
 def parse_log(files: tuple[Path, ...], as_json: bool) -> None:
-    """Read build logs and print the image pushes they prove."""
-    from etl.buildlogs import parse_file
+    """Read build logs and print the image pushes they prove.
+
+    FILE "-" reads standard input (``zcat job.log.gz | imagetrail parse-log -``).
+    A file that cannot be read is named on standard error; the others are
+    still printed, and the exit code is then 3 (1 if none could be read).
+    """
+    from etl.buildlogs import parse_file, parse_stream
 
     events: list[dict[str, Any]] = []
+    failed = 0
     for path in files:
-        for event in parse_file(path):
+        try:
+            if str(path) == "-":
+                stdin = io.FileIO(sys.stdin.fileno(), closefd=False)
+                found = parse_stream(stdin, "<stdin>")
+            else:
+                found = parse_file(path)
+        except InputError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed += 1
+            continue
+        for event in found:
             item = event.to_json()
             if len(files) > 1:
                 item["file"] = str(path)
             events.append(item)
+    if failed < len(files):
+        _print_events(events, as_json)
+    if failed:
+        sys.exit(1 if failed == len(files) else 3)
+
+
+def _print_events(events: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(events, indent=2))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -69,3 +70,48 @@ def test_several_files_name_their_file_and_bad_ones_fail_alone(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["parse-log", str(binary)])
     assert result.exit_code != 0
     assert str(binary) in str(result.exception) or str(binary) in result.output
+
+
+def _imagetrail(
+    *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("imagetrail")), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+PUSH_LOG = (
+    "The push refers to repository [registry.example.com/team/app]\n"
+    "1.0: digest: sha256:" + "a" * 64 + " size: 528\n"
+)
+
+
+def test_a_log_piped_to_stdin_is_read(tmp_path: Path) -> None:
+    packed = gzip.compress(PUSH_LOG.encode())
+    (tmp_path / "job.log.gz").write_bytes(packed)
+
+    refused = _imagetrail("parse-log", str(tmp_path / "job.log.gz"))
+    piped = _imagetrail("parse-log", "-", "--json", stdin=gzip.decompress(packed))
+
+    assert refused.returncode == 1
+    assert b"parse-log -" in refused.stderr
+    assert piped.returncode == 0, piped.stderr
+    assert [(e["image"], e["tag"]) for e in json.loads(piped.stdout)] == [
+        ("registry.example.com/team/app", "1.0")
+    ]
+
+
+def test_a_missing_file_among_several_still_prints_the_others(tmp_path: Path) -> None:
+    good = tmp_path / "push.log"
+    good.write_text(PUSH_LOG)
+    missing = tmp_path / "gone.log"
+
+    result = _imagetrail("parse-log", str(good), str(missing), "--json")
+
+    assert result.returncode == 3
+    assert [e["file"] for e in json.loads(result.stdout)] == [str(good)]
+    assert str(missing).encode() in result.stderr
+    assert _imagetrail("parse-log", str(missing)).returncode == 1

@@ -12,6 +12,6 @@ push, ``parser`` runs the tools and ``scan`` feeds them the lines.
 from __future__ import annotations
 
 from etl.buildlogs.events import PushEvent
-from etl.buildlogs.scan import parse_file, parse_lines
+from etl.buildlogs.scan import parse_file, parse_lines, parse_stream
 
-__all__ = ["PushEvent", "parse_file", "parse_lines"]
+__all__ = ["PushEvent", "parse_file", "parse_lines", "parse_stream"]

@@ -183,35 +183,79 @@ def parse_file(path: Path) -> list[PushEvent]:
     path = Path(path)
     try:
         with path.open("rb", buffering=0) as fh:
-            head = fh.read(SNIFF_BYTES)
-            fh.seek(0)
-            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return _parse_utf16(io.BufferedReader(fh))
-            _check_text(path, head)
-            scanner = _BlockScanner()
-            if b"\r" in head and b"\n" not in head and _has_no_newline(fh):
-                events = scanner.scan(_CarriageReturnLines(fh))
-            else:
-                events = scanner.scan(fh)
+            return parse_stream(fh, str(path))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InputError(
             f"{path}: cannot read the log ({reason}); check the path and permissions"
         ) from exc
+
+
+def parse_stream(fh: io.RawIOBase, name: str) -> list[PushEvent]:
+    """The push events of a log read from fh: a file, or a pipe such as stdin.
+
+    name is what errors and warnings call the log.
+    """
+    if fh.seekable():
+        head = fh.read(SNIFF_BYTES)
+        fh.seek(0)
+        raw: io.RawIOBase = fh
+    else:
+        head = _read_head(fh)
+        raw = _Replayed(head, fh)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _parse_utf16(io.BufferedReader(raw))
+    _check_text(name, head)
+    scanner = _BlockScanner()
+    if b"\r" in head and b"\n" not in head and fh.seekable() and _has_no_newline(fh):
+        events = scanner.scan(_CarriageReturnLines(fh))
+    else:
+        events = scanner.scan(raw)
     if scanner.cut_lines:
         logger.warning(
             "%s: %s over-long lines read only to their first %s bytes",
-            path,
+            name,
             scanner.cut_lines,
             MAX_LINE_BYTES,
         )
     return events
 
 
-def _check_text(path: Path, head: bytes) -> None:
+def _read_head(fh: io.RawIOBase) -> bytes:
+    """The first SNIFF_BYTES of a pipe, which may come in several reads."""
+    head = b""
+    while len(head) < SNIFF_BYTES and (more := fh.read(SNIFF_BYTES - len(head))):
+        head += more
+    return head
+
+
+class _Replayed(io.RawIOBase):
+    """A pipe whose first bytes were read already: those, then the rest."""
+
+    def __init__(self, head: bytes, raw: io.RawIOBase) -> None:
+        self.head = head
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.head:
+            size = min(len(view), len(self.head))
+            view[:size] = self.head[:size]
+            self.head = self.head[size:]
+            return size
+        return self.raw.readinto(view) or 0
+
+
+def _check_text(path: str, head: bytes) -> None:
     for magic, kind in COMPRESSED.items():
         if head.startswith(magic):
-            raise InputError(f"{path}: {kind}-compressed, not a log; extract it first")
+            raise InputError(
+                f"{path}: {kind}-compressed, not a log; extract it first"
+                " (or pipe it: zcat FILE | imagetrail parse-log -)"
+            )
     if _looks_binary(head):
         raise InputError(
             f"{path}: binary data (control bytes in the first {SNIFF_BYTES} bytes), "
@@ -219,7 +263,7 @@ def _check_text(path: Path, head: bytes) -> None:
         )
 
 
-def _has_no_newline(fh: BinaryIO) -> bool:
+def _has_no_newline(fh: io.RawIOBase) -> bool:
     """Whether the whole file lacks LF (old Mac line ends); leaves fh at its start."""
     try:
         while block := fh.read(BLOCK_BYTES):
