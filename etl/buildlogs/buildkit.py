@@ -34,6 +34,7 @@ PUSH_RE = re.compile(
 FAILED_PUSH_RE = re.compile(r"failed to push (?P<ref>\S+?):\s")
 SOLVE_FAILED_RE = re.compile(r"(?i)\bfailed to solve\b")
 PENDING_LINES = 1_000
+RELATED_LINES = 20
 MAX_VERTICES = 64
 TTY_VERTEX = "tty"
 
@@ -149,11 +150,20 @@ class BuildKit(Tool):
         if ref is None:
             return
         vertex = self.vertices.setdefault(key, Vertex())
-        vertex.last_no = line.no
         tool = "imagetools" if "[internal] pushing" in line.text else "buildkit"
         digest = ref.digest or expand_abbreviation(ref.digest_text, vertex.known())
-        if ref.digest_text is None and digest is None:
-            digest = vertex.output()  # older BuildKit names the ref without digest
+        # Older BuildKit names the ref without digest, right after the exporter
+        # or its other tags; imagetools and a later build reusing the number
+        # (its DONE line unseen) push something else.
+        follows = not vertex.settled or line.no - vertex.last_no <= RELATED_LINES
+        if (
+            ref.digest_text is None
+            and digest is None
+            and tool == "buildkit"
+            and follows
+        ):
+            digest = vertex.output()
+        vertex.last_no = line.no
         ref = Ref(ref.image, ref.tag, digest)
         if digest and digest not in vertex.pushed_digests:
             vertex.pushed_digests.append(digest)

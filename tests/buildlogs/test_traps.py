@@ -173,6 +173,27 @@ TRAPS = [
         {("registry.example.com/app", "5", d("a"))},
         forbidden={d("1"), d("2"), d("3")},
     ),
+    Trap(
+        "imagetools-push-after-an-exporter-in-tty-output",
+        f"""
+         => => exporting manifest {d("1")} 0.0s
+         => => pushing manifest for ghcr.io/x/a:1@{d("1")} 0.2s
+         => [internal] pushing ghcr.io/x/b:1 0.5s
+        """,
+        {("ghcr.io/x/a", "1", d("1")), ("ghcr.io/x/b", "1", None)},
+    ),
+    Trap(
+        "later-build-reusing-a-finished-vertex-number",
+        f"""
+        #8 exporting manifest {d("1")} done
+        #8 pushing manifest for ghcr.io/x/a:1 0.2s done
+        #8 DONE 1.0s
+        {chr(10).join(f"#9 RUN step {i}" for i in range(30))}
+        #8 pushing manifest for ghcr.io/x/c:1 0.2s done
+        """,
+        {("ghcr.io/x/a", "1", d("1")), ("ghcr.io/x/c", "1", None)},
+        forbidden=set(),
+    ),
     # -- things that look like digests and are not ------------------------------
     Trap(
         "abbreviated-redacted-and-cut-digests",
