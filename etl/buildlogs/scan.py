@@ -107,7 +107,8 @@ def _escape_near_sh(line: str) -> bool:
     In the line's UTF-8, as a block holds it: ESC or "[" is within NEAR_BEFORE
     bytes before the "sh" or NEAR_AFTER after its start, and either is inside
     that "after", or the byte before the "sh" (or before the space before it)
-    can end an escape.
+    can end an escape. Or that byte is BEL, which ends a string escape of any
+    length.
     """
     if "sh" not in line or not any(m in line for m in ESCAPE_MARKS):
         return False
@@ -117,6 +118,8 @@ def _escape_near_sh(line: str) -> bool:
     while pos >= 0:
         after = raw[pos : pos + NEAR_AFTER]
         before = raw[max(0, pos - 2) : pos].rjust(2, b"\n")
+        if before[1] == BEL or before == b"\x07 ":
+            return True  # a string escape (a hyperlink, a title) of any length
         adjacent = _ends_escape(before[1]) or (
             before[1] == ord(" ") and _ends_escape(before[0])
         )
@@ -385,6 +388,8 @@ def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
     # ESC (0x1b) and "[" (0x5b) differ only in bit 0x40.
     mark = (windows & 0xBF) == 0x1B
     before, lead = windows[:, NEAR_BEFORE - 1], windows[:, NEAR_BEFORE - 2]
+    # A string escape (a hyperlink, a title) ends in BEL and can be any length.
+    near[inside] = (before == BEL) | ((before == ord(" ")) & (lead == BEL))
     adjacent = _ends_escapes(before) | ((before == ord(" ")) & _ends_escapes(lead))
     adjacent |= mark[:, NEAR_BEFORE:].any(axis=1)
     rows = np.flatnonzero(adjacent & mark.any(axis=1))
@@ -397,7 +402,7 @@ def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
     after = np.where(newline[:, :NEAR_BEFORE], column[:NEAR_BEFORE], -1).max(axis=1)
     before = np.where(newline[:, NEAR_BEFORE:], column[NEAR_BEFORE:], width).min(axis=1)
     mark &= (column > after[:, None]) & (column < before[:, None])
-    near[inside[rows]] = mark.any(axis=1)
+    near[inside[rows]] |= mark.any(axis=1)
     return near
 
 

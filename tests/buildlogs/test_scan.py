@@ -210,7 +210,8 @@ def test_block_needle_hits_are_where_the_needle_pattern_matches() -> None:
 
 LINE_PIECES = [
     *("sh", "sha256:", "digest:", "#5", " ", "x" * 7, "é"),
-    *("\x1b[0m", "[36m", "\u2190[1m", "[", "\x1b]8;;u\x07", "\x1b"),
+    *("\x1b[0m", "[36m", "\u2190[1m", "[", "\x1b]8;;u\x07", "\x1b", "\x07"),
+    "\x1b]8;;https://example.com/a/long/link\x07",
 ]
 
 

@@ -337,6 +337,17 @@ TRAPS = [
         {("ghcr.io/x/y", "1", d("a")), ("ghcr.io/x/z", "2", d("b"))},
     ),
     Trap(
+        "hyperlink-before-the-digest-of-a-manifest-list",
+        f"""
+        #12 exporting manifest {d("1")} done
+        #12 exporting attestation manifest {d("2")} done
+        #12 exporting manifest list \x1b]8;;https://example.com/builds/12/index\x07{d("a")}\x1b]8;;\x07 done
+        #12 pushing manifest for ghcr.io/x/a:1 0.2s done
+        """,  # noqa: E501
+        {("ghcr.io/x/a", "1", d("a"))},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
         "buildkite-and-gitlab-continuation-prefixes",
         f"""
         \x1b_bk;t=1700000000000\x07#12 pushing manifest for ghcr.io/x/y:1@{d("a")} 0.5s done
