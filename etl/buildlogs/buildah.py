@@ -23,6 +23,9 @@ from etl.buildlogs.refs import Ref, parse_image_ref
 COMMAND_RE = re.compile(
     r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah)\s+(?:manifest\s+)?push\s+(?P<args>.+)"
 )
+BUILD_STEPS = ("STEP ", "COMMIT ")
+BUILD_ENDS = ("Successfully tagged ",)
+BARE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 SHELL_END_RE = re.compile(r"\d*[<>]|&|\||;|#")
 SKOPEO_RE = re.compile(r"(?:^|[\s/;&|(\"'])skopeo\s+copy\s+(?P<args>.+)")
 SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:)(?P<ref>\S+)")
@@ -90,6 +93,7 @@ class Copy:
     tool: str
     start: Line
     writing: Line | None = None
+    building: bool = False
 
 
 def _arguments(args: str) -> list[str]:
@@ -146,7 +150,16 @@ class ContainersImage(Tool):
             if text.startswith("Copying blob") and not line.debug:
                 self._from_skopeo_command(line)
             return
-        if text.startswith(WRITING):
+        if text.startswith(BUILD_STEPS):
+            # A script echoed before it runs (GitHub's "Run" group) names the
+            # push before the build: the build's own commit writes a manifest.
+            self.copy.building, self.copy.writing = True, None
+        elif self.copy.building:
+            if text.startswith(BUILD_ENDS) or BARE_ID_RE.match(text):
+                self.copy.building = False
+            elif ERROR_RE.match(text) or line.marker == "error":
+                self._end(line, False)
+        elif text.startswith(WRITING):
             self.copy.writing = line
         elif text.startswith(STORING) and self.copy.writing:
             self._end(self.copy.writing, True)

@@ -316,6 +316,27 @@ TRAPS = [
         set(),
         failed={("ghcr.io/contoso/web", "2")},
     ),
+    Trap(
+        "podman-push-echoed-before-the-build-then-denied",
+        f"""
+        2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
+        2024-01-01T12:00:00.0000000Z podman push ghcr.io/x/y:1
+        2024-01-01T12:00:01.0000000Z STEP 1/1: FROM docker.io/library/alpine:3.19
+        2024-01-01T12:00:01.0000000Z COMMIT ghcr.io/x/y:1
+        2024-01-01T12:00:01.0000000Z Getting image source signatures
+        2024-01-01T12:00:01.0000000Z Copying config {d("3")}
+        2024-01-01T12:00:01.0000000Z Writing manifest to image destination
+        2024-01-01T12:00:01.0000000Z Storing signatures
+        2024-01-01T12:00:01.0000000Z --> 3333333333333
+        2024-01-01T12:00:02.0000000Z Successfully tagged ghcr.io/x/y:1
+        2024-01-01T12:00:02.0000000Z {"3" * 64}
+        2024-01-01T12:00:03.0000000Z Getting image source signatures
+        2024-01-01T12:00:04.0000000Z Error: writing blob: denied: permission_denied
+        """,
+        set(),
+        failed={("ghcr.io/x/y", "1")},
+        forbidden={d("3")},
+    ),
     # -- noise --------------------------------------------------------------------
     Trap(
         "shell-redirection-after-a-podman-push",
