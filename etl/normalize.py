@@ -66,6 +66,10 @@ def _split_name(name: str) -> str:
     return f"{host}/{path}"
 
 
+# A name of 255 (the spec's cap), a 128-character tag and a sha512 digest.
+REF_GRAMMAR_MAX = 255 + 1 + 128 + 1 + len("sha512:") + 128
+
+
 def parse_ref(text: str) -> ImageRef:
     """Split ``[host/]path[:tag][@digest]`` and normalise it.
 
@@ -74,11 +78,15 @@ def parse_ref(text: str) -> ImageRef:
     to a plain split, since they still name the registry the log pushed to.
     """
     text = text.strip().lstrip("/")
-    try:
-        parsed = dockerref.Reference.parse(text)
-        name, tag, digest = parsed["name"], parsed["tag"], parsed["digest"]
-    except Exception:
+    # Longer than any valid reference, the grammar would backtrack for seconds.
+    if len(text) > REF_GRAMMAR_MAX:
         name, tag, digest = _plain_split(text)
+    else:
+        try:
+            parsed = dockerref.Reference.parse(text)
+            name, tag, digest = parsed["name"], parsed["tag"], parsed["digest"]
+        except Exception:
+            name, tag, digest = _plain_split(text)
     return ImageRef(_split_name(name), tag, normalize_digest(digest))
 
 

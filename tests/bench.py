@@ -13,6 +13,7 @@ the events against the pushes it planted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -595,7 +596,44 @@ def bench_logs() -> None:
         print(check_events(events, planted))
 
 
-BENCHMARKS: dict[str, Callable[[], None]] = {"logs": bench_logs}
+# Lines of each tool with 60 KiB of one filler put into them: a pattern that can
+# split a long run of these many ways takes seconds per line instead of
+# microseconds.
+LONG_LINE_FILLERS = [" ", ":", "/", "a", "1 ", "@", "=> ", "\t", "a:", "a/", '\\"']
+
+
+def bench_long_lines() -> None:
+    """Parse log lines stretched to the line limit; report the slowest."""
+    import textwrap
+
+    from etl.buildlogs import parse_lines
+    from tests.buildlogs.test_formats import FORMATS
+    from tests.buildlogs.test_traps import TRAPS
+
+    texts = [f[1] for f in FORMATS] + [t.log for t in TRAPS]
+    logs = [textwrap.dedent(t).strip("\n").split("\n") for t in texts]
+    started, worst, count = time.perf_counter(), (0.0, ""), 0
+    for lines in logs:
+        for i, line in enumerate(lines):
+            for filler, cut in itertools.product(LONG_LINE_FILLERS, (0.3, 0.7)):
+                at = int(len(line) * cut)
+                long = line[:at] + filler * (60 * 1024 // len(filler)) + line[at:]
+                took = time.perf_counter()
+                list(parse_lines([*lines[:i], long, *lines[i + 1 :]]))
+                took = time.perf_counter() - took
+                worst = max(worst, (took, f"{line[:60]!r} with {filler!r}"))
+                count += 1
+    print(
+        f"long lines: {count} logs with one 60 KiB line in "
+        f"{time.perf_counter() - started:.1f}s; slowest {worst[0] * 1000:.0f} ms "
+        f"({worst[1]})"
+    )
+
+
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "logs": bench_logs,
+    "long-lines": bench_long_lines,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,8 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9*<>_.-]+(?::[0-9]+)?(?:/[A-Za-z0-9*<>_.-]+)*$")
 TRANSPORTS = ("docker://", "//")
 EDGE_CHARS = "\"'`,;()[]{}"
+# The distribution spec caps a repository name, registry included, at 255.
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def parse_image_ref(token: str) -> Ref | None:
         name = name[: -len(tag) - 1]
         if not TAG_RE.match(tag):
             return None
-    if not name or not NAME_RE.match(name):
+    if not name or len(name) > NAME_MAX or not NAME_RE.match(name):
         return None
     image = parse_ref(name).image
     digest = full_digest(digest_text) if digest_text.startswith("sha256:") else None

@@ -465,6 +465,16 @@ TRAPS = [
         set(),
         forbidden={d("1")},
     ),
+    Trap(
+        "name-longer-than-the-spec-allows",
+        f"""
+        INFO[0026] Pushed registry.example.com/{"a/" * 200}app@{d("a")}
+        The push refers to repository [quay.io/{"b" * 300}]
+        latest: digest: {d("b")} size: 528
+        """,
+        set(),
+        forbidden={d("a"), d("b")},
+    ),
 ]
 
 
