@@ -15,13 +15,16 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from etl import config as config_mod
+from etl.config import SQL_DIR
 from etl.errors import ConfigError, ImagetrailError, InputError
-from etl.warehouse import SQL_DIR, Warehouse
+
+if TYPE_CHECKING:
+    from etl.warehouse import Warehouse
 
 logger = logging.getLogger("etl")
 
@@ -145,12 +148,19 @@ def report(
     from etl import report as report_mod
 
     settings = _settings(config_path, db_path)
-    wh = Warehouse(settings.warehouse_path, read_only=True)
+    wh = _read_only(settings)
     try:
         for path in report_mod.write_reports(wh, out_dir or settings.reports_out):
             click.echo(f"report: {path}")
     finally:
         wh.close()
+
+
+def _read_only(settings: config_mod.Settings) -> Warehouse:
+    # Imported here: pandas and DuckDB would slow every other command's start.
+    from etl.warehouse import Warehouse
+
+    return Warehouse(settings.warehouse_path, read_only=True)
 
 
 def saved_queries() -> dict[str, Path]:
@@ -183,7 +193,7 @@ def sql(query: str, config_path: Path | None, db_path: Path | None, fmt: str) ->
             f"no saved query named {query!r}; saved queries: " + ", ".join(saved)
         )
     text = saved[query].read_text() if query in saved else query
-    wh = Warehouse(settings.warehouse_path, read_only=True)
+    wh = _read_only(settings)
     try:
         cur = wh.con.execute(text)
         if cur.description is None:
@@ -251,7 +261,7 @@ def explain(ref: str, config_path: Path | None, db_path: Path | None) -> None:
     from etl import explain as explain_mod
 
     settings = _settings(config_path, db_path)
-    wh = Warehouse(settings.warehouse_path, read_only=True)
+    wh = _read_only(settings)
     try:
         click.echo(explain_mod.explain(wh, ref))
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 from etl.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = ROOT / "sql"
 SAMPLE_ESTATE = ROOT / "examples" / "contoso"
 
 REGISTRY_TYPES = ("acr", "ecr", "gar", "oci")

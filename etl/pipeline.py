@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 
 from etl import owners
-from etl.config import Settings
+from etl.config import SQL_DIR, Settings
 from etl.errors import ImagetrailError
 from etl.sources import SOURCE_MODULES, Scope, SweepContext, source_module
 from etl.sources.exports import export_scopes
-from etl.warehouse import SQL_DIR, Warehouse, run_lock
+from etl.warehouse import Warehouse, run_lock
 
 logger = logging.getLogger(__name__)
 

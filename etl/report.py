@@ -17,8 +17,9 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
+from etl.config import ROOT, SQL_DIR
 from etl.errors import ImagetrailError
-from etl.warehouse import ROOT, SQL_DIR, Warehouse
+from etl.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

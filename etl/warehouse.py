@@ -16,12 +16,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from etl.config import SQL_DIR
 from etl.errors import ImagetrailError, LockedError
 
 logger = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = ROOT / "sql"
 
 Row = Mapping[str, Any]
 
