@@ -8,7 +8,10 @@ it built (``exporting manifest sha256:A``, ``exporting config sha256:B``,
 sha256:D``) and then ``pushing manifest for REF[@sha256:D]`` per tag. The output
 is the manifest list when there is one, else the single manifest; platform
 children, configs, attestations, vertex ids and cache exports never are. A push
-stands unless its vertex reports ``ERROR`` or ``CANCELED``.
+stands unless its vertex reports ``ERROR`` or ``CANCELED``. BuildKit marks a
+manifest push ``done`` before the registry has accepted it, so a push stays
+open for a few lines: a ``failed commit on ref "manifest-sha256:D"`` or an
+``ERROR`` of its vertex right after still fails it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ PUSH_RE = re.compile(
     r"(?P<done>\s+(?:\d+(?:\.\d+)?s\s+)?done)?$"
 )
 FAILED_PUSH_RE = re.compile(r"failed to push (?P<ref>\S+?):\s")
+FAILED_COMMIT_RE = re.compile(
+    r"failed commit on ref \"(?:manifest|index)-(?P<digest>sha256:[0-9a-f]{64})\""
+)
 SOLVE_FAILED_RE = re.compile(r"(?i)\bfailed to solve\b")
 PENDING_LINES = 1_000
 RELATED_LINES = 20
@@ -45,6 +51,7 @@ class Pending:
     line: Line
     tool: str
     dockerfile: str | None
+    done_no: int | None = None  # the line that said "done"
 
 
 @dataclass
@@ -78,6 +85,8 @@ class BuildKit(Tool):
     def feed(self, line: Line) -> None:
         text = line.text
         m = PLAIN_RE.match(text) if text[0] == "#" else None
+        if "failed commit on ref" in text:
+            self._failed_commit(line, text)
         if m:
             self._vertex_line(line, m.group("vertex"), m.group("rest"))
         elif text.startswith("=> "):
@@ -91,6 +100,7 @@ class BuildKit(Tool):
             if self.busy and SOLVE_FAILED_RE.search(text):
                 self._fail_all(line)
         if self.busy:
+            self._settle_done(line)
             self._expire(line)
 
     def finish(self) -> None:
@@ -108,13 +118,18 @@ class BuildKit(Tool):
             m = PUSH_RE.match(rest.rstrip())
             if m:
                 self._push(line, key, m.group("ref"), bool(m.group("done")))
+        elif "failed to push" in rest:
+            self._failed_push(line, rest)
+            if key in self.vertices and rest.startswith("ERROR"):
+                self._settle(self.vertices.pop(key), False, line)
         elif key in self.vertices:
-            if rest.startswith(("ERROR", "CANCELED")):
+            if rest.startswith(("ERROR", "CANCELED")) and key == TTY_VERTEX:
+                # Any step's error in TTY output: only open pushes fail.
+                self._fail_open(self.vertices.pop(key), line)
+            elif rest.startswith(("ERROR", "CANCELED")):
                 self._settle(self.vertices.pop(key), False, line)
             elif rest.startswith("DONE") and key != TTY_VERTEX:
                 self._settle(self.vertices.pop(key), True)
-            elif "failed to push" in rest:
-                self._failed_push(line, rest)
         self.busy = any(v.pending for v in self.vertices.values())
 
     def _export(self, key: str, kind: str, digest_text: str) -> None:
@@ -174,12 +189,29 @@ class BuildKit(Tool):
             dockerfile = self.ctx.dockerfile_for(ref.image)
             vertex.pending[key_ref] = Pending(ref, line, tool, dockerfile)
         if done:
-            self._emit(vertex.pending.pop(key_ref), vertex, True)
+            vertex.pending[key_ref].done_no = line.no
 
     def _settle(self, vertex: Vertex, pushed: bool, line: Line | None = None) -> None:
         for pending in list(vertex.pending.values()):
             self._emit(pending, vertex, pushed, line)
         vertex.pending.clear()
+
+    def _settle_done(self, line: Line) -> None:
+        """A push said done that no error followed for a few lines stands."""
+        for vertex in self.vertices.values():
+            for key_ref, pending in list(vertex.pending.items()):
+                if pending.done_no and line.no - pending.done_no > RELATED_LINES:
+                    self._emit(vertex.pending.pop(key_ref), vertex, True)
+
+    def _failed_commit(self, line: Line, text: str) -> None:
+        """The registry refused the manifest: every push of that digest failed."""
+        m = FAILED_COMMIT_RE.search(text)
+        if m is None:
+            return
+        for vertex in self.vertices.values():
+            for key_ref, pending in list(vertex.pending.items()):
+                if pending.ref.digest == m.group("digest"):
+                    self._emit(vertex.pending.pop(key_ref), vertex, False, line)
 
     def _emit(
         self, pending: Pending, vertex: Vertex, pushed: bool, line: Line | None = None
@@ -201,9 +233,17 @@ class BuildKit(Tool):
         self.ctx.emit("buildkit", line, ref, False)
 
     def _fail_all(self, line: Line) -> None:
+        """A build failed: its open pushes failed; pushes said done stand unless
+        the failure names their digest (another build may have failed)."""
         for vertex in self.vertices.values():
-            self._settle(vertex, False, line)
+            self._fail_open(vertex, line)
         self.busy = False
+
+    def _fail_open(self, vertex: Vertex, line: Line) -> None:
+        for pending in list(vertex.pending.values()):
+            done = pending.done_no is not None
+            self._emit(pending, vertex, done, None if done else line)
+        vertex.pending.clear()
 
     def _expire(self, line: Line) -> None:
         """Stop reading every line for a push whose vertex never reports back."""

@@ -317,6 +317,60 @@ TRAPS = [
         failed={("ghcr.io/contoso/web", "2")},
     ),
     Trap(
+        "buildkit-manifest-push-done-then-commit-refused",
+        f"""
+        #24 exporting manifest {d("a")} done
+        #24 exporting config {d("1")} done
+        #24 pushing layers 3.1s done
+        #24 pushing manifest for us.gcr.io/contoso-proj/api:1.4.0
+        #24 pushing manifest for us.gcr.io/contoso-proj/api:1.4.0 0.2s done
+        #24 ERROR: failed commit on ref "manifest-{d("a")}": unexpected status: 400 Bad Request
+        ------
+         > exporting to image:
+        ------
+        failed to solve: rpc error: code = Unknown desc = failed commit on ref "manifest-{d("a")}": unexpected status: 400 Bad Request
+        """,  # noqa: E501
+        set(),
+        failed={("us.gcr.io/contoso-proj/api", "1.4.0")},
+    ),
+    Trap(
+        "buildkit-tty-manifest-push-done-then-commit-refused",
+        f"""
+         => ERROR exporting to image                                        3.4s
+         => => exporting layers                                             0.1s
+         => => exporting manifest {d("a")}                                  0.0s
+         => => pushing layers                                               2.9s
+         => => pushing manifest for ghcr.io/contoso/api:1.4.0@{d("a")}      0.2s
+        ------
+         > exporting to image:
+        ------
+        ERROR: failed to solve: failed commit on ref "manifest-{d("a")}": unexpected status: 400 Bad Request
+        """,  # noqa: E501
+        set(),
+        failed={("ghcr.io/contoso/api", "1.4.0")},
+    ),
+    Trap(
+        "buildkit-layer-push-refused-before-any-manifest",
+        f"""
+        #14 exporting manifest {d("a")} done
+        #14 pushing layers
+        #14 ERROR: failed to push ghcr.io/contoso/app:main: unexpected status: 403 Forbidden
+        """,  # noqa: E501
+        set(),
+        failed={("ghcr.io/contoso/app", "main")},
+    ),
+    Trap(
+        "buildkit-push-done-then-another-build-fails",
+        f"""
+         => => exporting manifest {d("a")}                                  0.0s
+         => => pushing manifest for ghcr.io/contoso/api:1@{d("a")}          0.2s
+         => [web internal] load build definition from Dockerfile            0.0s
+         => ERROR [web 1/3] FROM docker.io/library/nod:20                   0.4s
+        ERROR: failed to solve: docker.io/library/nod:20: not found
+        """,
+        {("ghcr.io/contoso/api", "1", d("a"))},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
