@@ -6,9 +6,13 @@ and, when there are signatures, ``Storing signatures``. None of it names the
 destination, so the command line has to: it is read from the command echoed
 before the output (``$ skopeo copy SRC docker://DEST``). "Writing manifest"
 is printed before the upload, so an ``Error:`` after it fails the push.
-OpenShift's builder prints ``Successfully pushed REF@sha256:...`` (old builders
-with ``//`` and the tag, newer without the tag) and ``Push successful``.
-Pulls print the same copy lines into local storage and are not pushes.
+OpenShift's builder announces ``Pushing image REF ...``, prints ``Successfully
+pushed REF@sha256:...`` (old builders with ``//`` and the tag, newer without
+the tag) and ends with ``Push successful``; between those it may retry
+(``Warning: Push failed, retrying``) and still fail. redhat-actions'
+push-to-registry prints ``Successfully pushed "SRC" to "DEST"`` and the digest
+on the next line. Pulls print the same copy lines into local storage and are
+not pushes.
 """
 
 from __future__ import annotations
@@ -20,16 +24,50 @@ from etl.buildlogs.clean import Line, clean_line
 from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, parse_image_ref
 
-COMMAND_RE = re.compile(
-    r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah)\s+(?:manifest\s+)?push\s+(?P<args>.+)"
+TOOL_RE = re.compile(r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah|skopeo)\s")
+SUBCOMMANDS = {"podman": "push", "buildah": "push", "skopeo": "copy"}
+# Global options (before the subcommand) that take the next word as their value.
+GLOBAL_VALUE_OPTIONS = frozenset(
+    {
+        "--root",
+        "--runroot",
+        "--storage-driver",
+        "--storage-opt",
+        "--connection",
+        "-c",
+        "--url",
+        "--identity",
+        "--log-level",
+        "--cgroup-manager",
+        "--tmpdir",
+        "--registries-conf",
+        "--registries-conf-dir",
+        "--registries.d",
+        "--policy",
+        "--command-timeout",
+        "--override-arch",
+        "--override-os",
+        "--override-variant",
+        "--module",
+        "--runtime",
+        "--imagestore",
+        "--user-agent-prefix",
+    }
 )
+MAX_GLOBAL_WORDS = 16
 BUILD_STEPS = ("STEP ", "COMMIT ")
 BUILD_ENDS = ("Successfully tagged ",)
 BARE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 SHELL_END_RE = re.compile(r"\d*[<>]|&|\||;|#")
-SKOPEO_RE = re.compile(r"(?:^|[\s/;&|(\"'])skopeo\s+copy\s+(?P<args>.+)")
-SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:)(?P<ref>\S+)")
+SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:|\")(?P<ref>\S+)")
+QUOTED_SUCCESS_RE = re.compile(
+    r"\bSuccessfully pushed \"[^\"]+\" to \"(?P<ref>[^\"]+)\""
+)
+BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 OPENSHIFT_PUSHING_RE = re.compile(r"^Pushing image (?P<ref>\S+) \.\.\.")
+OPENSHIFT_RETRY = "Warning: Push failed"
+OPENSHIFT_DONE = "Push successful"
+PULLING = "Trying to pull "
 ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b)")
 WRITING = "Writing manifest"
 STORING = "Storing "
@@ -82,6 +120,7 @@ LOCAL_TRANSPORTS = (
 )
 SKOPEO_LOOKBACK_BYTES = 4096
 AFTER_WRITING_LINES = 20
+SUCCESS_LINES = 50
 SESSION_LINES = 5_000
 
 
@@ -94,6 +133,9 @@ class Copy:
     start: Line
     writing: Line | None = None
     building: bool = False
+    # OpenShift's builder: the push stands at "Push successful", not before.
+    announced: bool = False
+    success: tuple[Line, Ref] | None = None
 
 
 def _arguments(args: str) -> list[str]:
@@ -115,6 +157,29 @@ def _arguments(args: str) -> list[str]:
         if last:
             break
     return words
+
+
+def command(text: str) -> tuple[str, str] | None:
+    """The tool and the arguments of a ``podman|buildah [manifest] push`` or
+    ``skopeo copy`` on a command line, global options before it skipped."""
+    for m in TOOL_RE.finditer(text):
+        tool = m.group("tool")
+        skip = False
+        for n, word in enumerate(re.finditer(r"\S+", text[m.end() :])):
+            token = word.group()
+            if n > MAX_GLOBAL_WORDS:
+                break
+            if skip:
+                skip = False
+            elif token.startswith("-"):
+                skip = token in GLOBAL_VALUE_OPTIONS
+            elif token == "manifest" and tool != "skopeo":
+                continue
+            elif token == SUBCOMMANDS[tool]:
+                return tool, text[m.end() + word.end() :]
+            else:
+                break
+    return None
 
 
 def destination(args: str, tool: str) -> Ref | None:
@@ -141,16 +206,29 @@ class ContainersImage(Tool):
         super().__init__(ctx)
         self.copy: Copy | None = None
         self.skopeo_command: str | None = None
+        self.digest_next: tuple[Line, Ref] | None = None
 
     def feed(self, line: Line) -> None:
         text = line.text
+        if self.digest_next is not None:
+            self._digest_line(line, text)
+            if BARE_DIGEST_RE.match(text):
+                return
         if "ush" in text and self._push_line(line, text):
             return
         if self.copy is None:
             if text.startswith("Copying blob") and not line.debug:
                 self._from_skopeo_command(line)
             return
-        if text.startswith(BUILD_STEPS):
+        if self.copy.announced and self._openshift_line(line, text):
+            return
+        if text.startswith(PULLING) and not self.copy.building:
+            # Another command's pull: the push is over, or has not begun.
+            if self.copy.writing:
+                self._end(self.copy.writing, True)
+            else:
+                self.copy.building = True
+        elif text.startswith(BUILD_STEPS):
             # A script echoed before it runs (GitHub's "Run" group) names the
             # push before the build: the build's own commit writes a manifest.
             self.copy.building, self.copy.writing = True, None
@@ -171,44 +249,96 @@ class ContainersImage(Tool):
             self._end(self.copy.start, None)
 
     def finish(self) -> None:
-        if self.copy is not None:
+        if self.digest_next is not None:
+            self._digest_line(None, "")
+        if self.copy is not None and self.copy.success is not None:
+            line, ref = self.copy.success
+            self._end(line, True, ref)
+        elif self.copy is not None:
             written = self.copy.writing
             self._end(written or self.copy.start, True if written else None)
 
+    def _openshift_line(self, line: Line, text: str) -> bool:
+        """Retries and the final word of an OpenShift build's push."""
+        assert self.copy is not None
+        if text.startswith(OPENSHIFT_RETRY):
+            self.copy.success, self.copy.writing = None, None
+        elif text.startswith(OPENSHIFT_DONE):
+            line, ref = self.copy.success or (line, self.copy.ref)
+            self._end(line, True, ref)
+        elif text.startswith(STORING):
+            pass  # the builder has yet to say whether the push stands
+        elif self.copy.success and line.no - self.copy.success[0].no > SUCCESS_LINES:
+            self._end(self.copy.success[0], True, self.copy.success[1])
+        else:
+            return False
+        return True
+
     def _push_line(self, line: Line, text: str) -> bool:
-        if ("podman" in text or "buildah" in text) and (m := COMMAND_RE.search(text)):
-            self._start(
-                line, destination(m.group("args"), m.group("tool")), m.group("tool")
-            )
-            return True
-        if "Successfully pushed " in text and (m := SUCCESS_RE.search(text)):
-            ref = parse_image_ref(m.group("ref"))
-            copy = self.copy
-            if copy is not None and ref is not None and copy.ref.image == ref.image:
-                # Newer builders drop the tag here; their "Pushing image" line had it.
-                ref = Ref(ref.image, ref.tag or copy.ref.tag, ref.digest)
-                self.copy = None
-                self.busy = False
-            if ref is not None and (ref.digest or ref.tag):
-                self.ctx.emit("buildah", line, ref, True)
-            return True
+        if ("podman" in text or "buildah" in text) and (found := command(text)):
+            tool, args = found
+            if tool != "skopeo":
+                self._start(line, destination(args, tool), tool)
+                return True
+        if "Successfully pushed " in text:
+            if m := QUOTED_SUCCESS_RE.search(text):
+                self._quoted_success(line, m.group("ref"))
+                return True
+            if m := SUCCESS_RE.search(text):
+                self._success(line, parse_image_ref(m.group("ref")))
+                return True
         if text.startswith("Pushing image ") and (
             m := OPENSHIFT_PUSHING_RE.match(text)
         ):
             self._start(line, parse_image_ref(m.group("ref")), "buildah")
+            if self.copy is not None:
+                self.copy.announced = True
             return True
         return False
+
+    def _success(self, line: Line, ref: Ref | None) -> None:
+        copy = self.copy
+        if copy is not None and ref is not None and copy.ref.image == ref.image:
+            # Newer builders drop the tag here; their "Pushing image" line had it.
+            ref = Ref(ref.image, ref.tag or copy.ref.tag, ref.digest)
+            if copy.announced:
+                copy.success = (line, ref)
+                return
+            self.copy = None
+            self.busy = False
+        if ref is not None and (ref.digest or ref.tag):
+            self.ctx.emit("buildah", line, ref, True)
+
+    def _quoted_success(self, line: Line, text: str) -> None:
+        ref = parse_image_ref(text)
+        if ref is None:
+            return
+        ref = ref.with_tag("latest")
+        if self.copy is not None and self.copy.ref.image == ref.image:
+            self.copy = None
+        self.digest_next = (line, ref)
+        self.busy = True
+
+    def _digest_line(self, line: Line | None, text: str) -> None:
+        """The line after push-to-registry's success: the digest it read back."""
+        assert self.digest_next is not None
+        success, ref = self.digest_next
+        self.digest_next = None
+        self.busy = self.copy is not None
+        if line is not None and BARE_DIGEST_RE.match(text):
+            ref, success = Ref(ref.image, ref.tag, text), line
+        self.ctx.emit("podman", success, ref, True)
 
     def _from_skopeo_command(self, line: Line) -> None:
         found = self.ctx.lookback.nearest_lines(("skopeo",), SKOPEO_LOOKBACK_BYTES, 1)
         cleaned = clean_line(0, found[0]) if found else None
-        command = cleaned.text if cleaned else None
-        if command is None or command == self.skopeo_command:
+        echoed = cleaned.text if cleaned else None
+        if echoed is None or echoed == self.skopeo_command:
             return  # no copy command, or its copy was already read (now a pull)
-        self.skopeo_command = command
-        m = SKOPEO_RE.search(command)
-        if m:
-            self._start(line, destination(m.group("args"), "skopeo"), "skopeo")
+        self.skopeo_command = echoed
+        copy_command = command(echoed)
+        if copy_command and copy_command[0] == "skopeo":
+            self._start(line, destination(copy_command[1], "skopeo"), "skopeo")
 
     def _start(self, line: Line, ref: Ref | None, tool: str) -> None:
         if self.copy is not None:
@@ -217,8 +347,8 @@ class ContainersImage(Tool):
             self.copy = Copy(ref.with_tag("latest"), tool, line)
             self.busy = True
 
-    def _end(self, line: Line, pushed: bool | None) -> None:
+    def _end(self, line: Line, pushed: bool | None, ref: Ref | None = None) -> None:
         if self.copy is not None:
-            self.ctx.emit(self.copy.tool, line, self.copy.ref, pushed)
+            self.ctx.emit(self.copy.tool, line, ref or self.copy.ref, pushed)
         self.copy = None
-        self.busy = False
+        self.busy = self.digest_next is not None

@@ -371,6 +371,118 @@ TRAPS = [
         {("ghcr.io/contoso/api", "1", d("a"))},
     ),
     Trap(
+        "push-to-registry-names-source-and-destination",
+        f"""
+        2024-05-01T10:00:00.0000000Z ⏳ Pushing "app:v1" to "quay.io/contoso/app:v1" respectively as "contoso+bot"
+        2024-05-01T10:00:00.0000000Z [command]/usr/bin/podman --root /tmp/podman-from-docker-x push --quiet --digestfile app-v1_digest.txt docker.io/library/app:v1 quay.io/contoso/app:v1 --tls-verify=true --creds=contoso+bot:***
+        2024-05-01T10:00:03.0000000Z ✅ Successfully pushed "app:v1" to "quay.io/contoso/app:v1"
+        2024-05-01T10:00:03.0000000Z {d("a")}
+        """,  # noqa: E501
+        {("quay.io/contoso/app", "v1", d("a"))},
+    ),
+    Trap(
+        "openshift-push-retried-then-failed",
+        """
+        Pushing image image-registry.openshift-image-registry.svc:5000/foo/busybox:latest ...
+        Getting image source signatures
+        Successfully pushed image-registry.openshift-image-registry.svc:5000/foo/busybox:latest
+        Warning: Push failed, retrying in 5s ...
+        Getting image source signatures
+        Successfully pushed image-registry.openshift-image-registry.svc:5000/foo/busybox:latest
+        Warning: Push failed, retrying in 5s ...
+        error: build error: Failed to push image: error copying layers and metadata to "docker://image-registry.openshift-image-registry.svc:5000/foo/busybox:latest": no such host
+        """,  # noqa: E501
+        set(),
+        failed={
+            ("image-registry.openshift-image-registry.svc:5000/foo/busybox", "latest")
+        },
+    ),
+    Trap(
+        "openshift-4-digest-after-storing-signatures",
+        f"""
+        Pushing image image-registry.openshift-image-registry.svc:5000/myproj/app:latest ...
+        Getting image source signatures
+        Copying blob {d("1")}
+        Copying config {d("2")}
+        Writing manifest to image destination
+        Storing signatures
+        Successfully pushed image-registry.openshift-image-registry.svc:5000/myproj/app@{d("a")}
+        Push successful
+        """,  # noqa: E501
+        {
+            (
+                "image-registry.openshift-image-registry.svc:5000/myproj/app",
+                "latest",
+                d("a"),
+            )
+        },
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
+        "openshift-3-docker-strategy-layers-only",
+        """
+        Pushing image 172.30.1.1:5000/myproj/app:latest ...
+        Pushed 0/5 layers, 1% complete
+        Pushed 5/5 layers, 100% complete
+        Push successful
+        """,
+        {("172.30.1.1:5000/myproj/app", "latest", None)},
+    ),
+    Trap(
+        "podman-pull-output-before-an-echoed-push",
+        f"""
+        2024-05-01T10:00:00.0000000Z ##[group]Run podman pull quay.io/contoso/base:1
+        2024-05-01T10:00:00.0000000Z podman pull quay.io/contoso/base:1
+        2024-05-01T10:00:00.0000000Z podman build -t quay.io/contoso/app:1 .
+        2024-05-01T10:00:00.0000000Z podman push quay.io/contoso/app:1
+        2024-05-01T10:00:00.0000000Z ##[endgroup]
+        2024-05-01T10:00:01.0000000Z Trying to pull quay.io/contoso/base:1...
+        2024-05-01T10:00:01.0000000Z Getting image source signatures
+        2024-05-01T10:00:01.0000000Z Copying blob {d("1")}
+        2024-05-01T10:00:01.0000000Z Copying config {d("2")}
+        2024-05-01T10:00:01.0000000Z Writing manifest to image destination
+        2024-05-01T10:00:01.0000000Z Storing signatures
+        2024-05-01T10:00:01.0000000Z {"2" * 64}
+        2024-05-01T10:00:02.0000000Z STEP 1/2: FROM quay.io/contoso/base:1
+        2024-05-01T10:00:02.0000000Z STEP 2/2: COPY app /app
+        2024-05-01T10:00:02.0000000Z COMMIT quay.io/contoso/app:1
+        2024-05-01T10:00:02.0000000Z --> 4f5e6a7b8c9d
+        2024-05-01T10:00:02.0000000Z Successfully tagged quay.io/contoso/app:1
+        2024-05-01T10:00:02.0000000Z {"4" * 64}
+        2024-05-01T10:00:03.0000000Z Getting image source signatures
+        2024-05-01T10:00:03.0000000Z Copying blob {d("3")}
+        2024-05-01T10:00:03.0000000Z Error: writing blob: initiating layer upload to /v2/contoso/app/blobs/uploads/ in quay.io: unauthorized
+        """,  # noqa: E501
+        set(),
+        failed={("quay.io/contoso/app", "1")},
+    ),
+    Trap(
+        "global-options-before-the-subcommand",
+        f"""
+        $ skopeo --insecure-policy copy docker://docker.io/library/nginx:1.25 docker://registry.example.com/mirror/nginx:1.25
+        Getting image source signatures
+        Copying blob {d("1")}
+        Writing manifest to image destination
+        Storing signatures
+        $ buildah --storage-driver=vfs push registry.gitlab.com/contoso/app:v1
+        Getting image source signatures
+        Copying blob {d("2")}
+        Writing manifest to image destination
+        Storing signatures
+        $ podman --remote --connection ci push quay.io/contoso/app:v2
+        Getting image source signatures
+        Copying blob {d("3")}
+        Writing manifest to image destination
+        Storing signatures
+        """,  # noqa: E501
+        {
+            ("registry.example.com/mirror/nginx", "1.25", None),
+            ("registry.gitlab.com/contoso/app", "v1", None),
+            ("quay.io/contoso/app", "v2", None),
+        },
+        forbidden={d("1"), d("2"), d("3")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
