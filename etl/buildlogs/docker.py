@@ -16,7 +16,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from etl.buildlogs.clean import Line
+from etl.buildlogs.clean import Line, clean_line
 from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
 
@@ -68,6 +68,17 @@ MANIFEST_ERROR_RE = re.compile(
     r"(?i)^(?:error|errors:|failed to|manifest|unauthorized|denied)"
 )
 MANIFEST_LINES = 200
+# Commands that print a bare digest or image id of their own.
+PRINTS_DIGEST_RE = re.compile(
+    r"(?:^|\s)(?:-q|--quiet)(?:\s|$)|\b(?:images|inspect|digest|imagetools)\b"
+    r"|\bmanifest\s+push\b|\bbuildah\b|\bpodman\b"
+)
+# The output of ``docker manifest create`` or of the push itself, right before
+# the list's digest.
+LIST_OUTPUT = ("Created manifest list ", "Pushed ref ")
+XTRACE = ("+ ", "$ ")
+SCRIPT_LOOKBACK_BYTES = 8192
+SCRIPT_LOOKBACK_LINES = 64
 
 
 @dataclass
@@ -254,6 +265,9 @@ class DockerPush(Tool):
 class ManifestPush:
     ref: Ref
     start: Line
+    # Echoed in a script after a command that prints bare digests too: only a
+    # digest right after the list's own output is the list's.
+    anchored: bool = False
 
 
 class DockerManifestPush(Tool):
@@ -266,6 +280,7 @@ class DockerManifestPush(Tool):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.pending: ManifestPush | None = None
+        self.previous = ""
 
     def feed(self, line: Line) -> None:
         text = line.text
@@ -276,9 +291,15 @@ class DockerManifestPush(Tool):
                 return
         if self.pending is None or line.debug:
             return
+        previous, self.previous = self.previous, text
         if BARE_DIGEST_RE.match(text):
+            if self.pending.anchored and not previous.startswith(LIST_OUTPUT):
+                return  # another command's digest or image id
             ref = Ref(self.pending.ref.image, self.pending.ref.tag, text)
             self._end(line, ref, True)
+        elif text.startswith(XTRACE):
+            # The next command runs: the push printed no digest.
+            self._end(self.pending.start, self.pending.ref, None)
         elif line.marker == "error" or MANIFEST_ERROR_RE.match(text):
             self._end(line, self.pending.ref, False)
         elif line.no - self.pending.start.no > MANIFEST_LINES:
@@ -293,8 +314,31 @@ class DockerManifestPush(Tool):
             self._end(self.pending.start, self.pending.ref, None)
         ref = command_ref(args)
         if ref is not None:
-            self.pending = ManifestPush(ref.with_tag("latest"), line)
+            anchored = self._after_digest_command(line)
+            self.pending = ManifestPush(ref.with_tag("latest"), line, anchored)
+            self.previous = ""
             self.busy = True
+
+    def _after_digest_command(self, line: Line) -> bool:
+        """Whether the push is echoed in a script (a GitHub ``Run`` group) after
+        a command whose output, printed later, holds a bare digest."""
+        if line.text.startswith(XTRACE):
+            return False  # traced as it runs: what follows is its output
+        earlier = self.ctx.lookback.nearest_lines(
+            ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
+        )
+        prints_digest = False
+        for raw in earlier:
+            cleaned = clean_line(0, raw)
+            if cleaned is None:
+                continue
+            script_line = cleaned.text.removeprefix("Run ")
+            prints_digest = prints_digest or bool(PRINTS_DIGEST_RE.search(script_line))
+            if cleaned.marker == "group":
+                return prints_digest and cleaned.text.startswith("Run ")
+            if cleaned.marker in ("endgroup", "section"):
+                break
+        return False
 
     def _end(self, line: Line, ref: Ref, pushed: bool | None) -> None:
         self.ctx.emit("docker-manifest", line, ref, pushed)

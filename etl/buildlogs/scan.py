@@ -604,15 +604,17 @@ class _BlockScanner:
         """Lines before the current one holding a needle, nearest first."""
         window = self._window(max_bytes)
         found: list[str] = []
-        hi = len(window)
-        while len(found) < limit:
+        # Search before the newline that ends the nearest line: an empty needle
+        # then finds every line, as in the line-by-line lookback.
+        hi = len(window) - window.endswith(b"\n")
+        while window and hi >= 0 and len(found) < limit:
             pos = max(window.rfind(n.encode(), 0, hi) for n in needles)
             if pos < 0:
                 break
             lo = window.rfind(b"\n", 0, pos) + 1
             end = window.find(b"\n", pos)
-            found.append(_decode(window[lo : end if end >= 0 else hi]))
-            hi = lo
+            found.append(_decode(window[lo : end if end >= 0 else len(window)]))
+            hi = lo - 1
         return found
 
     def _window(self, max_bytes: int) -> bytes:

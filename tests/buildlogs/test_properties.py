@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.buildlogs import parse_file, parse_lines, scan
+from etl.buildlogs.clean import ANSI_RE
 from tests.buildlogs.test_formats import FORMATS
 from tests.buildlogs.test_traps import TRAPS
 from tests.conftest import SHARED_CASES
@@ -69,8 +70,10 @@ def wrapped_log(draw: st.DrawFn) -> tuple[list[str], list[str]]:
 
 
 def _colour_words(draw: st.DrawFn, line: str) -> str:
-    """The line with colour codes before and after some of its words."""
-    cuts = [i + 1 for i, c in enumerate(line) if c in WORD_ENDS]
+    """The line with colour codes before and after some of its words (never
+    inside an escape the line already holds, such as a hyperlink's address)."""
+    inside = {i for m in ANSI_RE.finditer(line) for i in range(m.start() + 1, m.end())}
+    cuts = [i + 1 for i, c in enumerate(line) if c in WORD_ENDS and i + 1 not in inside]
     if not cuts:
         return line
     chosen = sorted(draw(st.sets(st.sampled_from(cuts), max_size=3)))

@@ -483,6 +483,40 @@ TRAPS = [
         forbidden={d("1"), d("2"), d("3")},
     ),
     Trap(
+        "manifest-push-echoed-after-a-command-printing-an-image-id",
+        f"""
+        2024-05-01T10:00:00.0000000Z ##[group]Run docker build -q -t contoso/app:v1-amd64 .
+        2024-05-01T10:00:00.0000000Z docker build -q -t contoso/app:v1-amd64 .
+        2024-05-01T10:00:00.0000000Z docker push contoso/app:v1-amd64
+        2024-05-01T10:00:00.0000000Z docker manifest create contoso/app:v1 contoso/app:v1-amd64
+        2024-05-01T10:00:00.0000000Z docker manifest push contoso/app:v1
+        2024-05-01T10:00:00.0000000Z ##[endgroup]
+        2024-05-01T10:00:09.0000000Z {d("1")}
+        2024-05-01T10:00:09.0000000Z The push refers to repository [docker.io/contoso/app]
+        2024-05-01T10:00:09.0000000Z 5f70bf18a086: Pushed
+        2024-05-01T10:00:10.0000000Z v1-amd64: digest: {d("2")} size: 528
+        2024-05-01T10:00:10.0000000Z Created manifest list docker.io/contoso/app:v1
+        2024-05-01T10:00:11.0000000Z {d("a")}
+        """,  # noqa: E501
+        {
+            ("docker.io/contoso/app", "v1-amd64", d("2")),
+            ("docker.io/contoso/app", "v1", d("a")),
+        },
+        forbidden={d("1")},
+    ),
+    Trap(
+        "manifest-push-traced-then-the-next-command-prints-a-digest",
+        f"""
+        + docker manifest push --purge contoso/app:v1
+        + docker images --no-trunc -q contoso/app:v1-amd64
+        {d("1")}
+        + crane digest contoso/app:v1-arm64
+        {d("2")}
+        """,
+        set(),
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
