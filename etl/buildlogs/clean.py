@@ -39,10 +39,10 @@ PREFIX_RE = re.compile(
     r"|(?P<step>Step #\d+(?: - \"[^\"]*\")?:)"  # Cloud Build
     r"|##\[(?P<marker>[a-z]+)\]"  # Azure Pipelines and GitHub log commands
     r"|\[command\]"
-    r"|[A-Za-z0-9][\w.-]*\s+\|(?:\s|$)"  # docker compose: "web-1  | "
+    r"|(?P<service>[A-Za-z0-9][\w.-]*)\s+\|(?:\s|$)"  # docker compose: "web-1  | "
     # GitHub job names as act and log merges print them; not a log level.
     r"|\[(?!(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE)\])"
-    r"[A-Za-z][\w ./:-]{0,99}\]\s+(?:\|\s+)?"
+    r"(?P<job>[A-Za-z][\w ./:-]{0,99})\]\s+(?:\|\s+)?"
 )
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')
@@ -57,6 +57,8 @@ class Line:
     text: str
     marker: str | None = None
     cloud_build: bool = False
+    # The job, service or build step a merged log says printed the line.
+    stream: str | None = None
 
     @property
     def debug(self) -> bool:
@@ -74,11 +76,11 @@ def clean_line(no: int, raw: str) -> Line | None:
         text = parts[-1] if parts else ""
     else:
         text = strip_escapes(text)
-    text, marker, cloud_build = _strip_prefixes(text)
+    text, marker, cloud_build, stream = _strip_prefixes(text)
     text = _unwrap_structured(text).rstrip()
     if not text:
         return None
-    return Line(no, text, marker, cloud_build)
+    return Line(no, text, marker, cloud_build, stream)
 
 
 def strip_escapes(text: str) -> str:
@@ -90,18 +92,18 @@ def strip_escapes(text: str) -> str:
     return text
 
 
-def _strip_prefixes(text: str) -> tuple[str, str | None, bool]:
-    marker = None
+def _strip_prefixes(text: str) -> tuple[str, str | None, bool, str | None]:
+    marker = stream = None
     cloud_build = False
     for _ in range(MAX_PREFIXES):
         m = PREFIX_RE.match(text)
         if not m or not m.end():
             break
-        if m.group("marker"):
-            marker = marker or m.group("marker")
+        marker = marker or m.group("marker")
+        stream = stream or m.group("job") or m.group("service") or m.group("step")
         cloud_build = cloud_build or bool(m.group("step"))
         text = text[m.end() :]
-    return text, marker, cloud_build
+    return text, marker, cloud_build, stream
 
 
 def _unwrap_structured(text: str) -> str:

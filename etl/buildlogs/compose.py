@@ -3,9 +3,10 @@
 Compose v1 logs ``Pushing SERVICE (REF)...`` and then plain ``docker push``
 output (see ``docker``). Compose v2 prints one progress line per layer,
 ``Pushing REF: LAYER STATUS``, and no digest: the push counts once every
-layer it showed is stored and no error follows. ``compose build`` output
-(``writing image sha256:...``, ``naming to ...``) names image ids of local
-builds and is never a push.
+layer it showed is stored and no error follows (the errors are those of
+``docker push``: an immutable tag is refused only after every layer is
+stored). ``compose build`` output (``writing image sha256:...``, ``naming to
+...``) names image ids of local builds and is never a push.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from etl.buildlogs.clean import Line
 from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.docker import ERROR_RE
 from etl.buildlogs.refs import Ref, parse_image_ref
 
 V1_RE = re.compile(r"^Pushing (?P<service>\S+) \((?P<ref>[^)\s]+)\)\.\.\.")
@@ -22,9 +24,6 @@ V2_RE = re.compile(
     r"Pushing (?P<ref>\S+): (?P<layer>[0-9a-f]{12}) (?P<status>.*\S)\s*$"
 )
 DONE_STATUSES = ("Pushed", "Layer already exists", "Mounted from")
-ERROR_RE = re.compile(
-    r"(?i)^(?:error\b|Error response|failed\b|denied|unauthorized|manifest invalid)"
-)
 QUIET_LINES = 20
 
 

@@ -57,6 +57,7 @@ class Announcement:
     tool: str
     line_no: int
     claimed: bool = False
+    stream: str | None = None
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Context:
         for old in self.announced:
             if not old.claimed and old.ref == ref:
                 old.claimed = True  # the same command echoed twice
-        self.announced.append(Announcement(ref, tool, line.no))
+        self.announced.append(Announcement(ref, tool, line.no, stream=line.stream))
 
     def claim(self, image: str) -> Announcement | None:
         """The latest unclaimed announcement of image, now claimed."""
@@ -100,15 +101,18 @@ class Context:
                 return a
         return None
 
-    def announced_tag(self, tag: str, now: int, claimed: bool) -> Announcement | None:
-        """The latest recent announcement of a ref with this tag.
+    def announced_tag(self, tag: str, line: Line, claimed: bool) -> Announcement | None:
+        """The latest recent announcement of a ref with this tag, by the job
+        that printed line when a merged log names jobs.
 
         With ``claimed`` false only announcements no push output has used yet;
         with it true any, for output a CI system prints twice.
         """
         for a in reversed(self.announced):
-            if now - a.line_no > ANNOUNCED_LINES:
+            if line.no - a.line_no > ANNOUNCED_LINES:
                 return None
+            if a.stream is not None and a.stream != line.stream:
+                continue
             if a.ref.tag == tag and (claimed or not a.claimed):
                 return a
         return None

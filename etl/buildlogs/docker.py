@@ -188,7 +188,7 @@ class DockerPush(Tool):
     def _digest(self, line: Line, tag: str, digest_text: str) -> None:
         """A ``TAG: digest:`` line: find which repository the tag belongs to."""
         digest = full_digest(digest_text)
-        open_sessions = [s for s in self.sessions if not s.done]
+        open_sessions = self._open_sessions(line)
         matching = [s for s in open_sessions if s.tag == tag]
         if len(matching) == 1:
             self._pushed(matching[0], line, tag, digest)
@@ -201,14 +201,14 @@ class DockerPush(Tool):
         latest = open_sessions[-1] if open_sessions else None
         # A push whose ``The push refers to`` line is not in the log (Docker@2
         # prints it only in its debug echo): the CI line that announced it.
-        announced = self.ctx.announced_tag(tag, line.no, claimed=False)
+        announced = self.ctx.announced_tag(tag, line, claimed=False)
         if announced and (latest is None or announced.line_no > latest.start.no):
             announced.claimed = True
             ref = Ref(announced.ref.image, tag, digest)
             self.ctx.emit(announced.tool, line, ref, True)
         elif latest is not None:
             self._pushed(latest, line, tag, digest)
-        elif announced := self.ctx.announced_tag(tag, line.no, claimed=True):
+        elif announced := self.ctx.announced_tag(tag, line, claimed=True):
             self.ctx.emit(
                 announced.tool, line, Ref(announced.ref.image, tag, digest), True
             )
@@ -223,6 +223,12 @@ class DockerPush(Tool):
         self.ctx.emit(session.tool, line, Ref(session.image, tag, digest), True)
         self._close(session)
 
+    def _open_sessions(self, line: Line) -> list[Session]:
+        """The open pushes, without those of other jobs when a merged log of
+        parallel jobs names the line's."""
+        streams = (line.stream, None)
+        return [s for s in self.sessions if not s.done and s.start.stream in streams]
+
     def _session_for(self, image: str) -> Session | None:
         for session in reversed(self.sessions):
             if session.image == image:
@@ -230,7 +236,10 @@ class DockerPush(Tool):
         return None
 
     def _session_line(self, line: Line, text: str) -> None:
-        session = next(s for s in reversed(self.sessions) if not s.done)
+        open_sessions = self._open_sessions(line)
+        if not open_sessions:
+            return
+        session = open_sessions[-1]
         m = LAYER_RE.match(text)
         if m:
             session.last_no = line.no

@@ -517,6 +517,42 @@ TRAPS = [
         forbidden={d("1"), d("2")},
     ),
     Trap(
+        "compose-push-every-layer-stored-then-tag-refused",
+        """
+        + docker compose push
+         Pushing 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.0: 5f70bf18a086 Preparing
+         Pushing 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.0: 5f70bf18a086 Layer already exists
+         Pushing 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.0: 8c2e06607696 Layer already exists
+        tag invalid: The image tag '1.0' already exists in the 'web' repository and cannot be overwritten because the repository is immutable.
+         Pushing harbor.example.com/team/api:2: 994393dc58e7 Pushed
+        unknown: Failed to process request due to 'api:2' configured as immutable.
+        """,  # noqa: E501
+        set(),
+        failed={
+            ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web", "1.0"),
+            ("harbor.example.com/team/api", "2"),
+        },
+    ),
+    Trap(
+        "parallel-jobs-push-the-same-tag",
+        f"""
+        [api] + docker push contoso/api:1.2
+        [web] + docker push contoso/web:1.2
+        [api] The push refers to repository [docker.io/contoso/api]
+        [web] The push refers to repository [docker.io/contoso/web]
+        [api] 994393dc58e7: Pushed
+        [web] 8c2e06607696: Pushed
+        [web] 1.2: digest: {d("b")} size: 528
+        [api] 1.2: digest: {d("a")} size: 528
+        [db] 1.2: digest: {d("c")} size: 528
+        """,
+        {
+            ("docker.io/contoso/api", "1.2", d("a")),
+            ("docker.io/contoso/web", "1.2", d("b")),
+        },
+        forbidden={d("c")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
