@@ -70,10 +70,9 @@ class Kaniko(Tool):
 
     def _pushed(self, line: Line, text: str) -> None:
         ref = parse_image_ref(text)
-        if ref is None or ref.digest is None:
+        if ref is None or ref.image in self.cache_images:
             return
-        if ref.image in self.cache_images:
-            return
+        # A digest cut short (terminal width) still proves the push, not the digest.
         for i, (pending, _) in enumerate(self.pending):
             if pending.image == ref.image:
                 del self.pending[i]
@@ -81,7 +80,8 @@ class Kaniko(Tool):
                     "kaniko", line, Ref(ref.image, pending.tag, ref.digest), True
                 )
                 return
-        self.ctx.emit("kaniko", line, ref, True)
+        if ref.digest is not None:
+            self.ctx.emit("kaniko", line, ref, True)
 
     def _failed(self, line: Line, ref: Ref) -> None:
         for i, (pending, _) in enumerate(self.pending):

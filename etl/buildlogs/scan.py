@@ -84,6 +84,14 @@ COMPRESSED = {
     b"\x28\xb5\x2f\xfd": "zstd",
     b"7z\xbc\xaf\x27\x1c": "7z",
 }
+DECOMPRESS = {
+    "gzip": "zcat",
+    "zip": "unzip -p",
+    "bzip2": "bzcat",
+    "xz": "xzcat",
+    "zstd": "zstdcat",
+    "7z": "7z x -so",
+}
 
 
 def is_candidate(line: str) -> bool:
@@ -256,8 +264,8 @@ def _check_text(path: str, head: bytes) -> None:
     for magic, kind in COMPRESSED.items():
         if head.startswith(magic):
             raise InputError(
-                f"{path}: {kind}-compressed, not a log; extract it first"
-                " (or pipe it: zcat FILE | imagetrail parse-log -)"
+                f"{path}: {kind}-compressed, not a log; decompress it first"
+                f" ({DECOMPRESS[kind]} FILE | imagetrail parse-log -)"
             )
     if _looks_binary(head):
         raise InputError(
@@ -296,8 +304,11 @@ class _CarriageReturnLines(io.RawIOBase):
 def _looks_binary(head: bytes) -> bool:
     """Mostly control bytes: an executable, an image, an archive, UTF-16 without BOM.
 
-    A little garbage (a program that printed a few stray bytes) is still a log.
+    A little garbage (a program that printed a few stray bytes) is still a log,
+    and so is one that starts with NUL bytes: a log rotated with copytruncate
+    while its writer went on at its old offset.
     """
+    head = head.lstrip(b"\0")
     if not head:
         return False
     control = sum(head.count(bytes([b])) for b in BINARY_BYTES)

@@ -46,8 +46,14 @@ def test_empty_file_has_no_events(tmp_path: Path) -> None:
     ("data", "words"),
     [
         (b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + bytes(range(256)) * 8, "binary data"),
-        (gzip.compress(PUSH.encode()), "gzip-compressed"),
-        (b"PK\x03\x04" + b"\x00" * 40, "zip-compressed"),
+        (
+            gzip.compress(PUSH.encode()),
+            "gzip-compressed, not a log; decompress it first (zcat",
+        ),
+        (
+            b"PK\x03\x04" + b"\x00" * 40,
+            "zip-compressed, not a log; decompress it first (unzip -p",
+        ),
     ],
     ids=["binary", "gzip", "zip"],
 )
@@ -62,6 +68,17 @@ def test_unreadable_content_is_a_one_line_input_error(
     message = str(err.value)
     assert message.startswith(f"{path}: ") and words in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("nuls", [10, 100_000])
+def test_log_rotated_with_copytruncate_starts_with_nul_bytes(
+    tmp_path: Path, nuls: int
+) -> None:
+    events = parse_file(write(tmp_path, b"\0" * nuls + PUSH.encode()))
+
+    assert [(e.image, e.digest, e.line_no) for e in events] == [
+        ("ghcr.io/contoso/api", DIGEST, 4)
+    ]
 
 
 @pytest.mark.parametrize("name", ["missing.log", "."], ids=["missing", "directory"])

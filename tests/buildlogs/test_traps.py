@@ -553,6 +553,15 @@ TRAPS = [
         forbidden={d("c")},
     ),
     Trap(
+        "kaniko-pushed-digest-cut-by-terminal-width",
+        f"""
+        INFO[0010] Pushing image to gcr.io/contoso/app:v3
+        INFO[0012] Pushed gcr.io/contoso/app@sha256:{"a" * 20}
+        INFO[0013] Pushed gcr.io/contoso/other@sha256:{"b" * 20}
+        """,
+        {("gcr.io/contoso/app", "v3", None)},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
