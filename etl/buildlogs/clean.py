@@ -100,7 +100,8 @@ def _strip_prefixes(text: str) -> tuple[str, str | None, bool, str | None]:
         if not m or not m.end():
             break
         marker = marker or m.group("marker")
-        stream = stream or m.group("job") or m.group("service") or m.group("step")
+        # The innermost name wins: the one nearest the tool's own output.
+        stream = m.group("job") or m.group("service") or m.group("step") or stream
         cloud_build = cloud_build or bool(m.group("step"))
         text = text[m.end() :]
     return text, marker, cloud_build, stream

@@ -44,6 +44,10 @@ PREFIXES = [
     "\x1b[36m",
     "\u2190[32m",
     "[33m",
+]
+# Names of the job that printed a log, the same on each of its lines.
+JOB_PREFIXES = [
+    "",
     "web-1  | ",  # docker compose service
     "[build-and-push] ",  # job name (act, merged job logs)
     "[CI/build-and-push]   | ",
@@ -61,11 +65,12 @@ def _events(lines: list[str]) -> list[dict[str, object]]:
 @st.composite
 def wrapped_log(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     lines = draw(st.sampled_from(BASE_LOGS)).split("\n")
+    job = draw(st.sampled_from(JOB_PREFIXES))
     wrapped = []
     for line in lines:
         prefix = draw(st.sampled_from(PREFIXES))
         suffix = draw(st.sampled_from(SUFFIXES))
-        wrapped.append(prefix + _colour_words(draw, line) + suffix)
+        wrapped.append(prefix + job + _colour_words(draw, line) + suffix)
     return lines, wrapped
 
 
