@@ -173,8 +173,8 @@ def command(text: str) -> tuple[str, str] | None:
                 skip = False
             elif token.startswith("-"):
                 skip = token in GLOBAL_VALUE_OPTIONS
-            elif token == "manifest" and tool != "skopeo":
-                continue
+            elif token in ("manifest", "image") and tool != "skopeo":
+                continue  # podman manifest push, podman image push
             elif token == SUBCOMMANDS[tool]:
                 return tool, text[m.end() + word.end() :]
             else:

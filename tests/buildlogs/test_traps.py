@@ -469,7 +469,7 @@ TRAPS = [
         Copying blob {d("2")}
         Writing manifest to image destination
         Storing signatures
-        $ podman --remote --connection ci push quay.io/contoso/app:v2
+        $ podman --remote --connection ci image push quay.io/contoso/app:v2
         Getting image source signatures
         Copying blob {d("3")}
         Writing manifest to image destination
