@@ -81,7 +81,8 @@ class AcrTasks(Tool):
         m = DEPENDENCY_RE.match(text)
         if m is None:
             return
-        key, value = m.group("key"), m.group("value")
+        # YAML quotes a value that would read as a number ("9", "1.0").
+        key, value = m.group("key"), m.group("value").strip("\"'")
         if m.group("dash") or key in (
             "runtime-dependency",
             "buildtime-dependency",

@@ -99,6 +99,9 @@ class BuildKit(Tool):
                 self._failed_push(line, text)
             if self.busy and SOLVE_FAILED_RE.search(text):
                 self._fail_all(line)
+        elif line.marker == "error" and self.busy:
+            # The job ended (cancelled, timed out) with pushes still running.
+            self._settle_open(None)
         if self.busy:
             self._settle_done(line)
             self._expire(line)
@@ -231,6 +234,12 @@ class BuildKit(Tool):
                 self._emit(pending, vertex, False, line)
                 return
         self.ctx.emit("buildkit", line, ref, False)
+
+    def _settle_open(self, pushed: bool | None) -> None:
+        for vertex in self.vertices.values():
+            for key_ref, pending in list(vertex.pending.items()):
+                if pending.done_no is None:
+                    self._emit(vertex.pending.pop(key_ref), vertex, pushed)
 
     def _fail_all(self, line: Line) -> None:
         """A build failed: its open pushes failed; pushes said done stand unless

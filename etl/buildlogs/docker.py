@@ -28,7 +28,7 @@ COMMAND_RE = re.compile(
 START_RE = re.compile(r"The push refers to (?:a )?repository \[(?P<repo>[^\]\s]+)\]")
 LAYER_RE = re.compile(r"^[0-9a-f]{12}: (?P<status>.+)$")
 DIGEST_RE = re.compile(
-    r"(?:^|\s)(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}): digest: (?P<digest>\S*)"
+    r"(?:^|\s)(?P<tag>[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}): digest: (?P<digest>\S*)"
 )
 OLD_DIGEST_RE = re.compile(r"^Digest: (?P<digest>\S+)")
 V1_TAG_RE = re.compile(
@@ -342,7 +342,10 @@ class DockerManifestPush(Tool):
             if cleaned is None:
                 continue
             script_line = cleaned.text.removeprefix("Run ")
-            prints_digest = prints_digest or bool(PRINTS_DIGEST_RE.search(script_line))
+            if script_line != line.text:  # the push itself, echoed in the header
+                prints_digest = prints_digest or bool(
+                    PRINTS_DIGEST_RE.search(script_line)
+                )
             if cleaned.marker == "group":
                 return prints_digest and cleaned.text.startswith("Run ")
             if cleaned.marker in ("endgroup", "section"):

@@ -98,7 +98,8 @@ def _fold(events: list[PushEvent]) -> list[PushEvent]:
 
     A pushed event without digest gives way to one with the digest for the same
     tag; a tagless one to a tagged one with the same digest; an unknown outcome
-    to any decided one for the same ref; a failure to a later success (a retry).
+    to any decided one for the same ref; a failure to a later success (a retry);
+    a failure without digest to one with it (the same error, reported twice).
     """
     pushed = [e for e in events if e.pushed]
     with_digest: dict[tuple[str, str | None], int] = {}
@@ -115,6 +116,9 @@ def _fold(events: list[PushEvent]) -> list[PushEvent]:
         for key in ((e.image, e.tag), (e.image, None)):
             last_pushed[key] = max(last_pushed.get(key, 0), e.line_no)
     decided = {(e.image, e.tag) for e in events if e.pushed is not None}
+    failed_with_digest = {
+        (e.image, e.tag) for e in events if e.pushed is False and e.digest
+    }
     decided_images = {image for image, _ in decided}
 
     tools = {i: e.tool for i, e in enumerate(pushed)}
@@ -128,7 +132,11 @@ def _fold(events: list[PushEvent]) -> list[PushEvent]:
     result = [replace(pushed[i], tool=tools[i]) for i in sorted(kept_pushed)]
     for e in events:
         unknown = e.pushed is None and not _unknown_settled(e, decided, decided_images)
-        failed = e.pushed is False and last_pushed.get((e.image, e.tag), 0) <= e.line_no
+        failed = (
+            e.pushed is False
+            and last_pushed.get((e.image, e.tag), 0) <= e.line_no
+            and (e.digest or (e.image, e.tag) not in failed_with_digest)
+        )
         if unknown or failed:
             result.append(e)
     return result

@@ -16,7 +16,8 @@ from etl.normalize import parse_ref
 FULL_DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})(?![0-9A-Za-z])")
 DIGEST_TOKEN_RE = re.compile(r"sha256:[0-9a-fA-F]*")
 COSIGN_TAG_RE = re.compile(r"^sha256-[0-9a-fA-F]{64}\.(?:sig|att|sbom)$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A secret in a tag is masked: ``***`` or ``***.0``.
+TAG_RE = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$")
 # Hosts may be masked (``***.azurecr.io``) or a placeholder (``<registry-id>``).
 NAME_RE = re.compile(r"^[A-Za-z0-9*<>_.-]+(?::[0-9]+)?(?:/[A-Za-z0-9*<>_.-]+)*$")
 TRANSPORTS = ("docker://", "//")

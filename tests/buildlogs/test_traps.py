@@ -562,6 +562,67 @@ TRAPS = [
         {("gcr.io/contoso/app", "v3", None)},
     ),
     Trap(
+        "manifest-push-alone-in-a-run-step",
+        f"""
+        2024-05-01T10:00:00.1234567Z ##[group]Run docker manifest push ghcr.io/contoso/app:1.0
+        2024-05-01T10:00:00.1234567Z docker manifest push ghcr.io/contoso/app:1.0
+        2024-05-01T10:00:00.1234567Z shell: /usr/bin/bash -e {{0}}
+        2024-05-01T10:00:00.1234567Z ##[endgroup]
+        2024-05-01T10:00:02.1234567Z {d("a")}
+        """,  # noqa: E501
+        {("ghcr.io/contoso/app", "1.0", d("a"))},
+    ),
+    Trap(
+        "buildkit-push-running-when-the-job-is-cancelled",
+        f"""
+        #9 exporting manifest {d("a")} done
+        #9 exporting config {d("1")} done
+        #9 pushing layers
+        #9 pushing manifest for ghcr.io/contoso/app:1.1@{d("a")}
+        ##[error]The operation was canceled.
+        """,
+        set(),
+    ),
+    Trap(
+        "secret-masked-in-the-tag",
+        f"""
+        ##[debug]Pushing ImageNameWithTag: reg.example.com/app:***
+        The push refers to repository [reg.example.com/app]
+        5f70bf18a086: Pushed
+        ***: digest: {d("a")} size: 1570
+        + docker push reg.example.com/api:***.0
+        The push refers to repository [reg.example.com/api]
+        ***.0: digest: {d("b")} size: 1570
+        """,
+        {
+            ("reg.example.com/app", "***", d("a")),
+            ("reg.example.com/api", "***.0", d("b")),
+        },
+    ),
+    Trap(
+        "acr-dependency-report-quotes-a-numeric-tag",
+        f"""
+        2024/05/01 10:00:40 Successfully pushed image: contosoacr.azurecr.io/hello:1.0
+        2024/05/01 10:00:42 The following dependencies were found:
+        2024/05/01 10:00:42
+        - image:
+            registry: contosoacr.azurecr.io
+            repository: hello
+            tag: "1.0"
+            digest: {d("a")}
+          runtime-dependency:
+            registry: registry.hub.docker.com
+            repository: library/node
+            tag: "20"
+            digest: {d("1")}
+          git: {{}}
+
+        Run ID: ca1 was successful after 45s
+        """,
+        {("contosoacr.azurecr.io/hello", "1.0", d("a"))},
+        forbidden={d("1")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
@@ -781,3 +842,19 @@ def test_interleaved_push_digest_pairs_with_the_one_push_of_its_tag() -> None:
         ("quay.io/contoso/test", None, None, None),
         ("registry.example.com/team/app", "v2", d("a"), True),
     }
+
+
+def test_a_refused_push_reported_twice_is_one_failure() -> None:
+    events = parse(
+        f"""
+        #9 exporting manifest {d("a")} done
+        #9 pushing manifest for ghcr.io/contoso/app:1.0@{d("a")} 0.6s done
+        #9 ERROR: failed to push ghcr.io/contoso/app:1.0: unexpected status: 403 Forbidden
+        ------
+        ERROR: failed to solve: failed to push ghcr.io/contoso/app:1.0: 403 Forbidden
+        """  # noqa: E501
+    )
+
+    assert [(e.image, e.tag, e.digest, e.pushed, e.line_no) for e in events] == [
+        ("ghcr.io/contoso/app", "1.0", d("a"), False, 3)
+    ]
