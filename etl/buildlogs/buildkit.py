@@ -217,7 +217,11 @@ class BuildKit(Tool):
                     self._emit(vertex.pending.pop(key_ref), vertex, False, line)
 
     def _emit(
-        self, pending: Pending, vertex: Vertex, pushed: bool, line: Line | None = None
+        self,
+        pending: Pending,
+        vertex: Vertex,
+        pushed: bool | None,
+        line: Line | None = None,
     ) -> None:
         vertex.settled.add((pending.ref.image, pending.ref.tag))
         line = line or pending.line
