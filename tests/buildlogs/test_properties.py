@@ -39,6 +39,8 @@ PREFIXES = [
     "2024-05-01T10:00:05.123456Z 00O ",  # GitLab
     "[2024-05-01T10:00:05.123Z] ",  # Jenkins timestamper
     "10:00:05 ",
+    "[10:00:05] :\t ",  # TeamCity, with a status
+    "[10:00:05]W:\t ",
     "    ",
     "\t",
     "\x1b[36m",
@@ -51,6 +53,7 @@ JOB_PREFIXES = [
     "web-1  | ",  # docker compose service
     "[build-and-push] ",  # job name (act, merged job logs)
     "[CI/build-and-push]   | ",
+    "[Step 2/3] ",  # TeamCity build step
 ]
 SUFFIXES = ["", "\x1b[0m", "\r", "\x1b[0m\r", "   ", "[0m", "\u2190[0m"]
 # Colour codes between the words of a line, where consoles put them.

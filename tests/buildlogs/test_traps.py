@@ -623,6 +623,17 @@ TRAPS = [
         forbidden={d("1")},
     ),
     Trap(
+        "teamcity-status-prefix-before-an-error",
+        """
+        [10:21:00] :\t [Step 2/3] Starting: /usr/bin/docker push registry.example.com/app:1.1
+        [10:21:01] :\t [Step 2/3] The push refers to repository [registry.example.com/app]
+        [10:21:05] :\t [Step 2/3] e2eb06d8af82: Pushed
+        [10:21:06] :\t [Step 2/3] unknown: blob upload invalid
+        """,  # noqa: E501
+        set(),
+        failed={("registry.example.com/app", "1.1")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
