@@ -15,6 +15,7 @@ from etl.buildlogs.events import PushEvent
 from etl.buildlogs.jib import Jib
 from etl.buildlogs.kaniko import Kaniko
 from etl.buildlogs.ko import Ko
+from etl.buildlogs.printed import PrintedRef
 
 # Announcers come before the tools whose output they name.
 TOOLS = (
@@ -29,6 +30,7 @@ TOOLS = (
     ContainersImage,
     GoContainerRegistry,
     Ko,
+    PrintedRef,
     Jib,
 )
 

@@ -634,6 +634,36 @@ TRAPS = [
         failed={("registry.example.com/app", "1.1")},
     ),
     Trap(
+        "ko-and-crane-print-the-pushed-ref-on-stdout-only",
+        f"""
+        + ko build --bare --tags v1.2.3,latest ./cmd/app
+        ghcr.io/contoso/app@{d("a")}
+        + crane mutate ghcr.io/contoso/svc:1 --label team=web -t ghcr.io/contoso/svc:2
+        ghcr.io/contoso/svc@{d("b")}
+        + crane digest --full-ref ghcr.io/contoso/base:1
+        ghcr.io/contoso/base@{d("1")}
+        """,
+        {
+            ("ghcr.io/contoso/app", "v1.2.3", d("a")),
+            ("ghcr.io/contoso/app", "latest", d("a")),
+            ("ghcr.io/contoso/svc", "2", d("b")),
+        },
+        forbidden={d("1")},
+    ),
+    Trap(
+        "ko-build-echoed-in-a-script-before-a-digest-lookup",
+        f"""
+        2024-05-01T10:00:00.1234567Z ##[group]Run ko build --bare ./cmd/app
+        2024-05-01T10:00:00.1234567Z ko build --bare ./cmd/app
+        2024-05-01T10:00:00.1234567Z crane digest --full-ref ghcr.io/contoso/base:1
+        2024-05-01T10:00:00.1234567Z ##[endgroup]
+        2024-05-01T10:00:09.1234567Z ghcr.io/contoso/app@{d("a")}
+        2024-05-01T10:00:09.1234567Z ghcr.io/contoso/base@{d("1")}
+        """,
+        set(),
+        forbidden={d("1")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .

@@ -1,0 +1,85 @@
+"""References printed alone on a line by ``ko build`` and ``crane push``.
+
+Both write the pushed image as ``REPO@sha256:...`` on stdout; their progress
+goes to stderr, which a CI log may not keep. Such a line proves a push only
+when the command that printed it is the nearest one before it: ``crane
+digest --full-ref`` and ``docker inspect`` print the same shape for an image
+they only read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from etl.buildlogs.clean import Line, clean_line
+from etl.buildlogs.core import Tool
+from etl.buildlogs.refs import Ref, parse_image_ref
+
+PRINTED_RE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
+PUSH_COMMAND_RE = re.compile(
+    r"(?:^|[\s/;&|(\"'])(?P<tool>ko|crane)\s+(?:build|publish|push|mutate|append)\s"
+    r"(?P<args>.*)"
+)
+# Other commands that print a reference by digest, and command lines as
+# shells trace them: output after them is theirs.
+OTHER_COMMAND_RE = re.compile(
+    r"^(?:\+ |\$ )|\bcrane\s+(?:digest|ls|manifest|config|copy|cp)\b"
+    r"|\b(?:inspect|imagetools)\b|\bskopeo\b"
+)
+TAG_OPTIONS = ("-t", "--tag", "--tags", "--new_tag")
+LOOKBACK_BYTES = 8192
+LOOKBACK_LINES = 64
+
+
+class PrintedRef(Tool):
+    """``REPO@sha256:...`` lines, tied to the ko or crane command before them."""
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        if "@sha256:" not in text or line.debug or not PRINTED_RE.match(text):
+            return
+        ref = parse_image_ref(text)
+        found = self._command()
+        if ref is None or ref.digest is None or found is None:
+            return
+        tool, args = found
+        if tool == "ko":
+            for tag in _option_values(args, TAG_OPTIONS) or ["latest"]:
+                self.ctx.emit("ko", line, Ref(ref.image, tag, ref.digest), True)
+            return
+        # crane: the reference on its command line with the same repository,
+        # the new tag of mutate and append first.
+        named = _option_values(args, TAG_OPTIONS) + args.split()
+        for word in named:
+            candidate = parse_image_ref(word) if "/" in word else None
+            if candidate is not None and candidate.image == ref.image:
+                tagged = Ref(ref.image, candidate.tag, ref.digest)
+                self.ctx.emit("crane", line, tagged, True)
+                return
+
+    def _command(self) -> tuple[str, str] | None:
+        """The ko or crane push command this output follows, if nothing else
+        ran in between."""
+        earlier = self.ctx.lookback.nearest_lines(("",), LOOKBACK_BYTES, LOOKBACK_LINES)
+        for raw in earlier:
+            cleaned = clean_line(0, raw)
+            if cleaned is None or PRINTED_RE.match(cleaned.text):
+                continue  # another image of the same command
+            m = PUSH_COMMAND_RE.search(cleaned.text)
+            if m is not None:
+                return m.group("tool"), m.group("args")
+            if OTHER_COMMAND_RE.search(cleaned.text):
+                return None
+        return None
+
+
+def _option_values(args: str, options: tuple[str, ...]) -> list[str]:
+    """The values of the options (``-t a,b``, ``--tag=a``) in a command line."""
+    values: list[str] = []
+    words = args.split()
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name in options:
+            value = value if eq else (words[i + 1] if i + 1 < len(words) else "")
+            values += [v for v in value.split(",") if v]
+    return values
