@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from etl.buildlogs.clean import Line
-from etl.buildlogs.events import EVIDENCE_CHARS, Ledger, PushEvent
+from etl.buildlogs.events import EVIDENCE_CHARS, GENERIC_TOOLS, Ledger, PushEvent
 from etl.buildlogs.refs import Ref, is_cosign_tag, parse_image_ref
 from etl.normalize import mask_secrets
 
@@ -91,6 +91,8 @@ class Context:
         for old in self.announced:
             if not old.claimed and old.ref == ref:
                 old.claimed = True  # the same command echoed twice
+                if tool in GENERIC_TOOLS and old.tool not in GENERIC_TOOLS:
+                    tool = old.tool  # the task that ran the docker command
         self.announced.append(Announcement(ref, tool, line.no, stream=line.stream))
 
     def claim(self, image: str) -> Announcement | None:

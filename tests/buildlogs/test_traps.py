@@ -899,3 +899,18 @@ def test_a_refused_push_reported_twice_is_one_failure() -> None:
     assert [(e.image, e.tag, e.digest, e.pushed, e.line_no) for e in events] == [
         ("ghcr.io/contoso/app", "1.0", d("a"), False, 3)
     ]
+
+
+def test_docker_command_run_by_a_task_keeps_the_tasks_name() -> None:
+    events = parse(
+        f"""
+        ##[debug]Pushing ImageNameWithTag: ***.azurecr.io/contoso-api:123
+        [command]/usr/bin/docker push ***.azurecr.io/contoso-api:123
+        The push refers to repository [***.azurecr.io/contoso-api]
+        123: digest: {d("a")} size: 5332
+        """
+    )
+
+    assert [(e.image, e.tag, e.tool) for e in events] == [
+        ("***.azurecr.io/contoso-api", "123", "docker2")
+    ]
