@@ -33,8 +33,13 @@ DIGEST_RE = re.compile(
 OLD_DIGEST_RE = re.compile(r"^Digest: (?P<digest>\S+)")
 V1_TAG_RE = re.compile(
     r"Pushing tag for rev \[[0-9a-f]+\] on"
-    r" \{\S*/repositories/(?P<repo>\S+)/tags/(?P<tag>[^}/\s]+)\}"
+    r" \{(?:https?://)?(?P<host>[^/\s]+)/v1/repositories/(?P<repo>\S+)"
+    r"/tags/(?P<tag>[^}/\s]+)\}"
 )
+# Hosts of Docker Hub's v1 registry: a repository there is a Hub image.
+HUB_V1_HOST_RE = re.compile(r"(?:^|\.)docker\.(?:io|com)(?::\d+)?$")
+# A pull starts: an old client's push that printed no digest is over.
+PULL_RE = re.compile(r"(?:^|: )Pulling (?:from|repository) ")
 # How the docker CLI and registries word a push that ends without a manifest.
 ERROR_RE = re.compile(
     r"(?i)^(?:error\b|errors:|unauthorized|denied|forbidden|unsupported"
@@ -59,7 +64,7 @@ BOUNDARY_RE = re.compile(
 )
 OPTIONS_WITH_VALUE = frozenset({"--platform"})
 SESSION_LINES = 5_000
-MAX_SESSIONS = 8
+MAX_SESSIONS = 64
 MANIFEST_RE = re.compile(
     r"(?:^|[\s/;&|(\"'])docker(?:\.exe)?[\"']?\s+manifest\s+push\s+(?P<args>.+)"
 )
@@ -148,11 +153,16 @@ class DockerPush(Tool):
             return True
         m = V1_TAG_RE.search(text) if "Pushing tag for rev" in text else None
         if m:
-            ref = parse_image_ref(m.group("repo"))
+            host, repo = m.group("host"), m.group("repo")
+            ref = parse_image_ref(
+                repo if HUB_V1_HOST_RE.search(host) else f"{host}/{repo}"
+            )
             if ref is not None:
                 session = self._session_for(ref.image)
                 tool = session.tool if session else "docker"
                 self.ctx.emit(tool, line, Ref(ref.image, m.group("tag"), None), True)
+                if session is not None and not session.done:
+                    self._close(session)
             return True
         return False
 
@@ -206,16 +216,16 @@ class DockerPush(Tool):
             announced.claimed = True
             ref = Ref(announced.ref.image, tag, digest)
             self.ctx.emit(announced.tool, line, ref, True)
-        elif latest is not None:
+        elif latest is not None and latest.tag in (None, tag):
             self._pushed(latest, line, tag, digest)
         elif announced := self.ctx.announced_tag(tag, line, claimed=True):
             self.ctx.emit(
                 announced.tool, line, Ref(announced.ref.image, tag, digest), True
             )
-        elif untagged := [s for s in self.sessions if s.tag is None]:
+        elif latest is None and (untagged := self._last_untagged(line)):
             # ``docker push -a`` (or an old client pushing every tag of a repo)
             # prints one digest line per tag.
-            self._pushed(untagged[-1], line, tag, digest)
+            self._pushed(untagged, line, tag, digest)
 
     def _pushed(
         self, session: Session, line: Line, tag: str, digest: str | None
@@ -235,6 +245,14 @@ class DockerPush(Tool):
                 return session
         return None
 
+    def _last_untagged(self, line: Line) -> Session | None:
+        """``docker push -a`` prints a digest line per tag: the latest push of
+        the line's job, if it named no tag."""
+        streams = (line.stream, None)
+        same_job = [s for s in self.sessions if s.start.stream in streams]
+        last = same_job[-1] if same_job else None
+        return last if last is not None and last.tag is None else None
+
     def _session_line(self, line: Line, text: str) -> None:
         open_sessions = self._open_sessions(line)
         if not open_sessions:
@@ -247,7 +265,13 @@ class DockerPush(Tool):
                 OLD_ERA_STATUSES
             )
         elif line.marker == "error" or ERROR_RE.match(text):
-            self._settle(session, False, line)
+            if len(open_sessions) == 1:
+                self._settle(session, False, line)
+            # Else pushes run in parallel: the error could be any one's.
+        elif PULL_RE.search(text):
+            for s in open_sessions:
+                if s.old_era:
+                    self._settle(s, None, s.start)
         elif line.marker in BOUNDARY_MARKERS or BOUNDARY_RE.match(text):
             for s in self.sessions:
                 if not s.done:

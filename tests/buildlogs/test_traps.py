@@ -664,6 +664,70 @@ TRAPS = [
         forbidden={d("1")},
     ),
     Trap(
+        "v1-registry-push-then-a-pull-and-an-unrelated-error",
+        f"""
+        $ docker push 192.168.59.104:5000/test
+        The push refers to a repository [192.168.59.104:5000/test] (len: 1)
+        e45a5af57b00: Image successfully pushed
+        Pushing tag for rev [e45a5af57b00] on {{http://192.168.59.104:5000/v1/repositories/test/tags/latest}}
+        + docker push myorg/app:1.0
+        The push refers to a repository [docker.io/myorg/app] (len: 1)
+        3b363fd9d7da: Image successfully pushed
+        Pushing tag for rev [3b363fd9d7da] on {{https://cdn-registry-1.docker.io/v1/repositories/myorg/app/tags/1.0}}
+        + docker pull busybox:latest
+        latest: Pulling from library/busybox
+        Digest: {d("1")}
+        + ./deploy.sh
+        Error: deployment to staging failed
+        """,  # noqa: E501
+        {
+            ("192.168.59.104:5000/test", "latest", None),
+            ("docker.io/myorg/app", "1.0", None),
+        },
+        forbidden={d("1")},
+    ),
+    Trap(
+        "old-client-push-without-digest-then-a-pull",
+        f"""
+        + docker push myorg/app:1.0
+        The push refers to a repository [docker.io/myorg/app]
+        511136ea3c5a: Image already exists
+        + docker pull busybox:latest
+        latest: Pulling from library/busybox
+        Digest: {d("1")}
+        """,
+        set(),
+        forbidden={d("1")},
+    ),
+    Trap(
+        "parallel-steps-push-every-tag",
+        f"""
+        Step #0 - "push-web": The push refers to repository [gcr.io/proj/web]
+        Step #1 - "push-api": The push refers to repository [gcr.io/proj/api]
+        Step #0 - "push-web": v1: digest: {d("b")} size: 528
+        Step #0 - "push-web": latest: digest: {d("b")} size: 528
+        Step #1 - "push-api": v1: digest: {d("a")} size: 528
+        """,
+        {
+            ("gcr.io/proj/web", "v1", d("b")),
+            ("gcr.io/proj/web", "latest", d("b")),
+            ("gcr.io/proj/api", "v1", d("a")),
+        },
+    ),
+    Trap(
+        "parallel-pushes-one-error-unattributed",
+        f"""
+        docker push ghcr.io/acme/a:1
+        docker push ghcr.io/acme/b:2
+        The push refers to repository [ghcr.io/acme/a]
+        The push refers to repository [ghcr.io/acme/b]
+        5f70bf18a086: Preparing
+        denied: requested access to the resource is denied
+        2: digest: {d("b")} size: 528
+        """,
+        {("ghcr.io/acme/b", "2", d("b"))},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
@@ -914,3 +978,20 @@ def test_docker_command_run_by_a_task_keeps_the_tasks_name() -> None:
     assert [(e.image, e.tag, e.tool) for e in events] == [
         ("***.azurecr.io/contoso-api", "123", "docker2")
     ]
+
+
+def test_more_parallel_pushes_than_sessions_kept_take_only_their_own_digest() -> None:
+    steps = range(70)
+    lines = [
+        f'Step #{i} - "s{i}": The push refers to repository [gcr.io/p/svc{i}]'
+        for i in steps
+    ] + [f'Step #{i} - "s{i}": v1: digest: sha256:{i:064x} size: 1' for i in steps]
+
+    events = list(parse_lines(lines))
+
+    owners = {e.digest: e.image for e in events if e.digest}
+    assert owners
+    assert all(
+        image == f"gcr.io/p/svc{int(digest[7:], 16)}"
+        for digest, image in owners.items()
+    )
