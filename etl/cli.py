@@ -269,7 +269,10 @@ def explain(ref: str, config_path: Path | None, db_path: Path | None) -> None:
 
 
 @cli.command("parse-log", epilog=EXIT_CODES_HELP)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+# Not checked by click: an unreadable file is named and the others still read.
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False)
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of push events.")
 def parse_log(files: tuple[Path, ...], as_json: bool) -> None:
     """Read build logs and print the image pushes they prove.
@@ -298,7 +301,7 @@ def parse_log(files: tuple[Path, ...], as_json: bool) -> None:
             if len(files) > 1:
                 item["file"] = str(path)
             events.append(item)
-    if failed < len(files):
+    if failed < len(files) or as_json:
         _print_events(events, as_json)
     if failed:
         sys.exit(1 if failed == len(files) else 3)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -115,3 +116,39 @@ def test_a_missing_file_among_several_still_prints_the_others(tmp_path: Path) ->
     assert [e["file"] for e in json.loads(result.stdout)] == [str(good)]
     assert str(missing).encode() in result.stderr
     assert _imagetrail("parse-log", str(missing)).returncode == 1
+
+
+def test_a_file_the_user_may_not_read_fails_alone(tmp_path: Path) -> None:
+    good = tmp_path / "push.log"
+    good.write_text(PUSH_LOG)
+    locked = tmp_path / "locked.log"
+    locked.write_text(PUSH_LOG)
+    real_open = Path.open
+
+    def refuse(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == locked.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    # Root reads any file whatever its mode: deny the read itself, and report
+    # the file unreadable to any up-front access check too.
+    with (
+        mock.patch("os.access", lambda p, mode, **kw: Path(p).name != locked.name),
+        mock.patch.object(Path, "open", refuse),
+    ):
+        result = CliRunner().invoke(
+            cli, ["parse-log", str(good), str(locked), "--json"]
+        )
+
+    assert result.exit_code == 3, result.output
+    assert [e["file"] for e in json.loads(result.stdout)] == [str(good)]
+    assert f"{locked}: cannot read the log (Permission denied)" in result.stderr
+
+
+def test_json_output_is_an_empty_list_when_no_file_could_be_read(
+    tmp_path: Path,
+) -> None:
+    result = _imagetrail("parse-log", str(tmp_path / "gone.log"), "--json")
+
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == []
