@@ -35,6 +35,12 @@ PUSH_RE = re.compile(
     r"(?P<done>\s+(?:\d+(?:\.\d+)?s\s+)?done)?$"
 )
 FAILED_PUSH_RE = re.compile(r"failed to push (?P<ref>\S+?):\s")
+# imagetools logs the new image's digest under its push (after copying the
+# sources, whose digests are children).
+IMAGETOOLS_DIGEST_RE = re.compile(
+    r"^(?:\d+\.\d+ )?pushing (?P<digest>sha256:[0-9a-f]{64}) to (?P<ref>\S+?)"
+    r"(?P<done> done)?$"
+)
 FAILED_COMMIT_RE = re.compile(
     r"failed commit on ref \"(?:manifest|index)-(?P<digest>sha256:[0-9a-f]{64})\""
 )
@@ -117,6 +123,9 @@ class BuildKit(Tool):
             m = EXPORT_RE.match(rest)
             if m:
                 self._export(key, m.group("kind"), m.group("digest"))
+        elif "pushing sha256:" in rest and (m := IMAGETOOLS_DIGEST_RE.match(rest)):
+            ref = f"{m.group('ref')}@{m.group('digest')}"
+            self._push(line, key, ref, bool(m.group("done")), "imagetools")
         elif rest.startswith(("pushing ", "[internal] pushing ")):
             m = PUSH_RE.match(rest.rstrip())
             if m:
@@ -163,12 +172,15 @@ class BuildKit(Tool):
         for key in idle[: max(0, len(self.vertices) - MAX_VERTICES)]:
             del self.vertices[key]
 
-    def _push(self, line: Line, key: str, ref_text: str, done: bool) -> None:
+    def _push(
+        self, line: Line, key: str, ref_text: str, done: bool, tool: str | None = None
+    ) -> None:
         ref = parse_image_ref(ref_text)
         if ref is None:
             return
         vertex = self.vertices.setdefault(key, Vertex())
-        tool = "imagetools" if "[internal] pushing" in line.text else "buildkit"
+        if tool is None:
+            tool = "imagetools" if "[internal] pushing" in line.text else "buildkit"
         digest = ref.digest or expand_abbreviation(ref.digest_text, vertex.known())
         # Older BuildKit names the ref without digest, right after the exporter
         # or its other tags; imagetools and a later build reusing the number
@@ -191,6 +203,8 @@ class BuildKit(Tool):
         if key_ref not in vertex.pending:
             dockerfile = self.ctx.dockerfile_for(ref.image)
             vertex.pending[key_ref] = Pending(ref, line, tool, dockerfile)
+        elif digest and vertex.pending[key_ref].ref.digest is None:
+            vertex.pending[key_ref].ref = ref
         if done:
             vertex.pending[key_ref].done_no = line.no
 

@@ -728,6 +728,22 @@ TRAPS = [
         {("ghcr.io/acme/b", "2", d("b"))},
     ),
     Trap(
+        "imagetools-create-logs-the-new-index-digest",
+        f"""
+        #1 [internal] pushing ghcr.io/acme/app:1.0
+        #1 0.000 copying {d("b")} from ghcr.io/acme/app@{d("b")} to ghcr.io/acme/app:1.0
+        #1 0.000 copying {d("c")} from ghcr.io/acme/app@{d("c")} to ghcr.io/acme/app:1.0
+        #1 0.812 pushing {d("a")} to ghcr.io/acme/app:1.0
+        #1 DONE 1.1s
+        #2 [internal] pushing ghcr.io/acme/web:2
+        #2 0.501 pushing {d("e")} to ghcr.io/acme/web:2
+        #2 ERROR: unexpected status: 401 Unauthorized
+        """,  # noqa: E501
+        {("ghcr.io/acme/app", "1.0", d("a"))},
+        failed={("ghcr.io/acme/web", "2")},
+        forbidden={d("b"), d("c")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
