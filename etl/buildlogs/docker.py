@@ -380,3 +380,48 @@ class DockerManifestPush(Tool):
         self.ctx.emit("docker-manifest", line, ref, pushed)
         self.pending = None
         self.busy = False
+
+
+QUIET_OPTIONS = frozenset({"-q", "--quiet"})
+QUIET_LINES = 50
+
+
+class DockerQuietPush(Tool):
+    """``docker push -q REF`` prints only REF, once the push has succeeded."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.pending: tuple[Ref, Line] | None = None
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        if "push" in text and "docker" in text and (m := COMMAND_RE.search(text)):
+            if QUIET_OPTIONS.intersection(m.group("args").split()):
+                self._settle(None)
+                ref = command_ref(m.group("args"))
+                if ref is not None:
+                    self.pending = (ref.with_tag("latest"), line)
+                    self.busy = True
+            return
+        if self.pending is None or line.debug:
+            return
+        ref, start = self.pending
+        printed = parse_image_ref(text) if " " not in text else None
+        if printed is not None and (printed.image, printed.tag) == (ref.image, ref.tag):
+            self.pending = (ref, line)
+            self._settle(True)
+        elif line.marker == "error" or ERROR_RE.match(text):
+            self.pending = (ref, line)
+            self._settle(False)
+        elif text.startswith(XTRACE) or line.no - start.no > QUIET_LINES:
+            self._settle(None)
+
+    def finish(self) -> None:
+        self._settle(None)
+
+    def _settle(self, pushed: bool | None) -> None:
+        if self.pending is not None:
+            ref, line = self.pending
+            self.ctx.emit("docker", line, ref, pushed)
+        self.pending = None
+        self.busy = False

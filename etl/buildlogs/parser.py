@@ -10,7 +10,7 @@ from etl.buildlogs.cloudbuild import CloudBuild
 from etl.buildlogs.compose import Compose
 from etl.buildlogs.core import DOCKERFILE_NEEDLE, Context, Lookback
 from etl.buildlogs.crane import GoContainerRegistry
-from etl.buildlogs.docker import DockerManifestPush, DockerPush
+from etl.buildlogs.docker import DockerManifestPush, DockerPush, DockerQuietPush
 from etl.buildlogs.events import PushEvent
 from etl.buildlogs.jib import Jib
 from etl.buildlogs.kaniko import Kaniko
@@ -25,6 +25,7 @@ TOOLS = (
     Compose,
     DockerPush,
     DockerManifestPush,
+    DockerQuietPush,
     BuildKit,
     Kaniko,
     ContainersImage,

@@ -744,6 +744,17 @@ TRAPS = [
         forbidden={d("b"), d("c")},
     ),
     Trap(
+        "docker-push-quiet-prints-only-the-ref",
+        """
+        + docker push -q ghcr.io/acme/app:3
+        ghcr.io/acme/app:3
+        + docker push --quiet ghcr.io/acme/web:4
+        denied: requested access to the resource is denied
+        """,
+        {("ghcr.io/acme/app", "3", None)},
+        failed={("ghcr.io/acme/web", "4")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
