@@ -15,6 +15,7 @@ from etl.buildlogs.events import PushEvent
 from etl.buildlogs.jib import Jib
 from etl.buildlogs.kaniko import Kaniko
 from etl.buildlogs.ko import Ko
+from etl.buildlogs.nerdctl import Nerdctl
 from etl.buildlogs.printed import PrintedRef
 
 # Announcers come before the tools whose output they name.
@@ -26,6 +27,7 @@ TOOLS = (
     DockerPush,
     DockerManifestPush,
     DockerQuietPush,
+    Nerdctl,
     BuildKit,
     Kaniko,
     ContainersImage,

@@ -755,6 +755,30 @@ TRAPS = [
         failed={("ghcr.io/acme/web", "4")},
     ),
     Trap(
+        "nerdctl-push-of-an-index-and-of-one-manifest",
+        f"""
+        $ nerdctl --insecure-registry=true push harbor.example.com/library/nginx
+        INFO[0000] pushing as a reduced-platform image (application/vnd.oci.image.index.v1+json, {d("a")})
+        index-{d("a")}:    done           |++++++++++++++++++++++++++++++++++++++|
+        manifest-{d("1")}: done           |++++++++++++++++++++++++++++++++++++++|
+        config-{d("2")}:   done           |++++++++++++++++++++++++++++++++++++++|
+        elapsed: 8.5 s                                                                    total:  3.5 Mi (419.7 KiB/s)
+        $ nerdctl -n k8s.io push registry.example.com/app:2
+        manifest-{d("b")}: done           |++++++++++++++++++++++++++++++++++++++|
+        config-{d("3")}:   done           |++++++++++++++++++++++++++++++++++++++|
+        elapsed: 1.1 s                                                                    total:  2.0 Ki (1.8 KiB/s)
+        $ nerdctl push ghcr.io/acme/app:4
+        layer-{d("4")}:    waiting        |--------------------------------------|
+        FATA[0001] failed to do request: Head "https://ghcr.io/v2/acme/app/blobs/{d("4")}": denied
+        """,  # noqa: E501
+        {
+            ("harbor.example.com/library/nginx", "latest", d("a")),
+            ("registry.example.com/app", "2", d("b")),
+        },
+        failed={("ghcr.io/acme/app", "4")},
+        forbidden={d("1"), d("2"), d("3"), d("4")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .

@@ -1,0 +1,97 @@
+"""nerdctl push: containerd's progress, one ``KIND-sha256:X: STATUS`` line per
+object (``index-``, ``manifest-``, ``config-``, ``layer-``), then ``elapsed:``.
+
+The output is the index when there is one (nerdctl names a reduced-platform
+index it made in ``pushing as a reduced-platform image (TYPE, sha256:X)``),
+else the one manifest; configs and layers never are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from etl.buildlogs.clean import Line
+from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref
+from etl.buildlogs.refs import Ref
+
+COMMAND_RE = re.compile(
+    r"(?:^|[\s/;&|(\"'])nerdctl"
+    # global options: "-n k8s.io", "--insecure-registry=true"
+    r"(?:\s+(?:-n|--namespace|-a|--address|-H|--host|--snapshotter|--data-root)\s+\S+"
+    r"|\s+-[\w-]+(?:=\S+)?)*"
+    r"\s+(?:image\s+)?push\s+(?P<args>.+)"
+)
+OBJECT_RE = re.compile(
+    r"^(?P<kind>index|manifest)-(?P<digest>sha256:[0-9a-f]{64}):\s+done\b"
+)
+REDUCED_RE = re.compile(
+    r"pushing as a reduced-platform image \([^,]*, (?P<digest>sha256:[0-9a-f]{64})\)"
+)
+FATAL_RE = re.compile(r"^FATA\[|level=fatal\b")
+DONE = "elapsed: "
+PUSH_LINES = 5_000
+
+
+@dataclass
+class Upload:
+    ref: Ref
+    start: Line
+    index: str | None = None
+    manifests: dict[str, Line] = field(default_factory=dict)
+    evidence: Line | None = None  # where the output's digest was printed
+
+    def output(self) -> str | None:
+        if self.index:
+            return self.index
+        return next(iter(self.manifests)) if len(self.manifests) == 1 else None
+
+
+class Nerdctl(Tool):
+    """One ``nerdctl push`` between its command line and ``elapsed:``."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.upload: Upload | None = None
+
+    def feed(self, line: Line) -> None:
+        text = line.text
+        if "nerdctl" in text and (m := COMMAND_RE.search(text)):
+            self._settle(None, line)
+            ref = command_ref(m.group("args"))
+            if ref is not None:
+                self.upload = Upload(ref.with_tag("latest"), line)
+                self.busy = True
+            return
+        upload = self.upload
+        if upload is None or line.debug:
+            return
+        if m := REDUCED_RE.search(text):
+            upload.index, upload.evidence = m.group("digest"), line
+        elif m := OBJECT_RE.match(text):
+            if m.group("kind") == "index" and not upload.index:
+                upload.index, upload.evidence = m.group("digest"), line
+            elif m.group("kind") == "manifest":
+                upload.manifests.setdefault(m.group("digest"), line)
+        elif text.startswith(DONE):
+            self._settle(True, upload.evidence or line)
+        elif FATAL_RE.search(text) or ERROR_RE.match(text) or line.marker == "error":
+            self._settle(False, line)
+        elif text.startswith(XTRACE) or line.no - upload.start.no > PUSH_LINES:
+            self._settle(None, upload.start)
+
+    def finish(self) -> None:
+        if self.upload is not None:
+            self._settle(None, self.upload.start)
+
+    def _settle(self, pushed: bool | None, line: Line) -> None:
+        upload, self.upload = self.upload, None
+        self.busy = False
+        if upload is None:
+            return
+        digest = upload.output() if pushed else None
+        if pushed and not upload.index and digest:
+            line = upload.manifests[digest]
+        ref = Ref(upload.ref.image, upload.ref.tag, digest)
+        self.ctx.emit("nerdctl", line, ref, pushed)
