@@ -82,7 +82,8 @@ class Vertex:
 
 
 class BuildKit(Tool):
-    """Exporter vertices keyed by vertex number (or one for TTY output)."""
+    """Exporter vertices keyed by vertex number (or one for TTY output), and by
+    the job that printed them when a merged log names jobs."""
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -94,12 +95,12 @@ class BuildKit(Tool):
         if "failed commit on ref" in text:
             self._failed_commit(line, text)
         if m:
-            self._vertex_line(line, m.group("vertex"), m.group("rest"))
+            self._vertex_line(line, _key(line, m.group("vertex")), m.group("rest"))
         elif text.startswith("=> "):
             rest, took = _tty_step(text)
             if took and rest.startswith("pushing "):
                 rest += " done"
-            self._vertex_line(line, TTY_VERTEX, rest)
+            self._vertex_line(line, _key(line, TTY_VERTEX), rest)
         elif "failed to " in text:
             if "failed to push" in text:
                 self._failed_push(line, text)
@@ -107,7 +108,7 @@ class BuildKit(Tool):
                 self._fail_all(line)
         elif line.marker == "error" and self.busy:
             # The job ended (cancelled, timed out) with pushes still running.
-            self._settle_open(None)
+            self._settle_open(line)
         if self.busy:
             self._settle_done(line)
             self._expire(line)
@@ -135,12 +136,12 @@ class BuildKit(Tool):
             if key in self.vertices and rest.startswith("ERROR"):
                 self._settle(self.vertices.pop(key), False, line)
         elif key in self.vertices:
-            if rest.startswith(("ERROR", "CANCELED")) and key == TTY_VERTEX:
+            if rest.startswith(("ERROR", "CANCELED")) and _is_tty(key):
                 # Any step's error in TTY output: only open pushes fail.
                 self._fail_open(self.vertices.pop(key), line)
             elif rest.startswith(("ERROR", "CANCELED")):
                 self._settle(self.vertices.pop(key), False, line)
-            elif rest.startswith("DONE") and key != TTY_VERTEX:
+            elif rest.startswith("DONE") and not _is_tty(key):
                 self._settle(self.vertices.pop(key), True)
         self.busy = any(v.pending for v in self.vertices.values())
 
@@ -253,18 +254,25 @@ class BuildKit(Tool):
                 return
         self.ctx.emit("buildkit", line, ref, False)
 
-    def _settle_open(self, pushed: bool | None) -> None:
-        for vertex in self.vertices.values():
+    def _same_job(self, line: Line) -> list[Vertex]:
+        """The vertices a job-wide failure on line can end: those of its job."""
+        if line.stream is None:
+            return list(self.vertices.values())
+        prefix = _key(line, "")
+        return [v for k, v in self.vertices.items() if k.startswith(prefix)]
+
+    def _settle_open(self, line: Line) -> None:
+        for vertex in self._same_job(line):
             for key_ref, pending in list(vertex.pending.items()):
                 if pending.done_no is None:
-                    self._emit(vertex.pending.pop(key_ref), vertex, pushed)
+                    self._emit(vertex.pending.pop(key_ref), vertex, None)
 
     def _fail_all(self, line: Line) -> None:
         """A build failed: its open pushes failed; pushes said done stand unless
         the failure names their digest (another build may have failed)."""
-        for vertex in self.vertices.values():
+        for vertex in self._same_job(line):
             self._fail_open(vertex, line)
-        self.busy = False
+        self.busy = any(v.pending for v in self.vertices.values())
 
     def _fail_open(self, vertex: Vertex, line: Line) -> None:
         for pending in list(vertex.pending.values()):
@@ -276,6 +284,15 @@ class BuildKit(Tool):
         """Stop reading every line for a push whose vertex never reports back."""
         if all(line.no - v.last_no > PENDING_LINES for v in self.vertices.values()):
             self.busy = False
+
+
+def _key(line: Line, vertex: str) -> str:
+    """A vertex's key: its number (or TTY) within the job that printed it."""
+    return vertex if line.stream is None else f"{line.stream}\0{vertex}"
+
+
+def _is_tty(key: str) -> bool:
+    return key.rpartition("\0")[2] == TTY_VERTEX
 
 
 def _tty_step(text: str) -> tuple[str, bool]:

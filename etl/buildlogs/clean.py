@@ -42,8 +42,10 @@ PREFIX_RE = re.compile(
     r"|\[command\]"
     r"|(?P<service>[A-Za-z0-9][\w.-]*)\s+\|(?:\s|$)"  # docker compose: "web-1  | "
     # GitHub job names as act and log merges print them; not a log level.
-    r"|\[(?!(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE)\])"
-    r"(?P<job>[A-Za-z][\w ./:-]{0,99})\]\s+(?:\|\s+)?"
+    r"|\[(?:info|warn|error|success|debug)\]\s"  # sbt's levels
+    # Matrix jobs add their values: "[CI/build (linux/amd64, 3.11)]".
+    r"|\[(?!(?i:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE|SUCCESS)\])"
+    r"(?P<job>[A-Za-z][\w ./:(),-]{0,99})\]\s+(?:\|\s+)?"
 )
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')

@@ -95,9 +95,11 @@ class Context:
                     tool = old.tool  # the task that ran the docker command
         self.announced.append(Announcement(ref, tool, line.no, stream=line.stream))
 
-    def claim(self, image: str) -> Announcement | None:
-        """The latest unclaimed announcement of image, now claimed."""
+    def claim(self, image: str, line: Line) -> Announcement | None:
+        """The latest unclaimed announcement of image by line's job, now claimed."""
         for a in reversed(self.announced):
+            if a.stream is not None and a.stream != line.stream:
+                continue
             if a.ref.image == image and not a.claimed:
                 a.claimed = True
                 return a

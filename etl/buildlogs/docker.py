@@ -23,7 +23,7 @@ from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
 logger = logging.getLogger(__name__)
 
 COMMAND_RE = re.compile(
-    r"(?:^|[\s/;&|(\"'])(?:docker|nerdctl)(?:\.exe)?[\"']?\s+(?:image\s+)?push\s+(?P<args>.+)"
+    r"(?:^|[\s/;&|(\"'])(?:docker|nerdctl)(?:\.exe)?[\"']?\s+(?:image\s+)?push\s+(?P<args>[^;&|]+)"
 )
 START_RE = re.compile(r"The push refers to (?:a )?repository \[(?P<repo>[^\]\s]+)\]")
 LAYER_RE = re.compile(r"^[0-9a-f]{12}: (?P<status>.+)$")
@@ -76,12 +76,14 @@ MANIFEST_LINES = 200
 # Commands that print a bare digest or image id of their own.
 PRINTS_DIGEST_RE = re.compile(
     r"(?:^|\s)(?:-q|--quiet)(?:\s|$)|\b(?:images|inspect|digest|imagetools)\b"
-    r"|\bmanifest\s+push\b|\bbuildah\b|\bpodman\b"
+    r"|\bmanifest\s+push\b|\bbuildah\b|\bpodman\b|\b(?:commit|import|cat)\b"
 )
 # The output of ``docker manifest create`` or of the push itself, right before
 # the list's digest.
 LIST_OUTPUT = ("Created manifest list ", "Pushed ref ")
 XTRACE = ("+ ", "$ ")
+# Azure Pipelines' script tasks echo the script under this line.
+SCRIPT_ECHO = "Script contents:"
 SCRIPT_LOOKBACK_BYTES = 8192
 SCRIPT_LOOKBACK_LINES = 64
 
@@ -141,11 +143,16 @@ class DockerPush(Tool):
         self.busy = False
 
     def _push_line(self, line: Line, text: str) -> bool:
-        m = COMMAND_RE.search(text) if "docker" in text or "nerdctl" in text else None
-        if m:
-            ref = command_ref(m.group("args"))
+        commands = (
+            list(COMMAND_RE.finditer(text))
+            if "docker" in text or "nerdctl" in text
+            else []
+        )
+        for command in commands:  # "docker push a & docker push b": both
+            ref = command_ref(command.group("args"))
             if ref is not None:
                 self.ctx.announce(ref, "docker", line)
+        if commands:
             return True
         m = START_RE.search(text) if "push refers to" in text else None
         if m:
@@ -170,7 +177,7 @@ class DockerPush(Tool):
         ref = parse_image_ref(repo)
         if ref is None:
             return
-        claim = self.ctx.claim(ref.image)
+        claim = self.ctx.claim(ref.image, line)
         tag = claim.ref.tag if claim else None
         tool = claim.tool if claim else "docker"
         if len(self.sessions) >= MAX_SESSIONS:
@@ -186,7 +193,7 @@ class DockerPush(Tool):
             self._digest(line, m.group("tag"), m.group("digest"))
             return True
         m = OLD_DIGEST_RE.match(text) if text.startswith("Digest: ") else None
-        open_sessions = [s for s in self.sessions if not s.done and s.old_era]
+        open_sessions = [s for s in self._open_sessions(line) if s.old_era]
         if m and open_sessions:
             session = open_sessions[-1]
             ref = Ref(session.image, session.tag, full_digest(m.group("digest")))
@@ -294,6 +301,32 @@ class DockerPush(Tool):
         self.busy = any(not s.done for s in self.sessions)
 
 
+def echoed_after(ctx: Context, line: Line, earlier_command: re.Pattern[str]) -> bool:
+    """Whether line is a command echoed in a script (a GitHub ``Run`` group, an
+    Azure Pipelines ``Script contents:``) after one matching earlier_command:
+    that command's output, printed later, comes first."""
+    if line.text.startswith(XTRACE):
+        return False  # traced as it runs: what follows is its output
+    earlier = ctx.lookback.nearest_lines(
+        ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
+    )
+    found = False
+    for raw in earlier:
+        if "##[endgroup]" in raw or "##[section]" in raw:
+            break  # the script before this one's output
+        cleaned = clean_line(0, raw)
+        if cleaned is None:
+            continue
+        script_line = cleaned.text.removeprefix("Run ")
+        if script_line != line.text:  # the command itself, echoed in the header
+            found = found or bool(earlier_command.search(script_line))
+        if cleaned.marker == "group":
+            return found and cleaned.text.startswith("Run ")
+        if cleaned.text.startswith(SCRIPT_ECHO):
+            return found
+    return False
+
+
 @dataclass
 class ManifestPush:
     ref: Ref
@@ -347,34 +380,10 @@ class DockerManifestPush(Tool):
             self._end(self.pending.start, self.pending.ref, None)
         ref = command_ref(args)
         if ref is not None:
-            anchored = self._after_digest_command(line)
+            anchored = echoed_after(self.ctx, line, PRINTS_DIGEST_RE)
             self.pending = ManifestPush(ref.with_tag("latest"), line, anchored)
             self.previous = ""
             self.busy = True
-
-    def _after_digest_command(self, line: Line) -> bool:
-        """Whether the push is echoed in a script (a GitHub ``Run`` group) after
-        a command whose output, printed later, holds a bare digest."""
-        if line.text.startswith(XTRACE):
-            return False  # traced as it runs: what follows is its output
-        earlier = self.ctx.lookback.nearest_lines(
-            ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
-        )
-        prints_digest = False
-        for raw in earlier:
-            cleaned = clean_line(0, raw)
-            if cleaned is None:
-                continue
-            script_line = cleaned.text.removeprefix("Run ")
-            if script_line != line.text:  # the push itself, echoed in the header
-                prints_digest = prints_digest or bool(
-                    PRINTS_DIGEST_RE.search(script_line)
-                )
-            if cleaned.marker == "group":
-                return prints_digest and cleaned.text.startswith("Run ")
-            if cleaned.marker in ("endgroup", "section"):
-                break
-        return False
 
     def _end(self, line: Line, ref: Ref, pushed: bool | None) -> None:
         self.ctx.emit("docker-manifest", line, ref, pushed)

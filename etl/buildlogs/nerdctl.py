@@ -3,7 +3,10 @@ object (``index-``, ``manifest-``, ``config-``, ``layer-``), then ``elapsed:``.
 
 The output is the index when there is one (nerdctl names a reduced-platform
 index it made in ``pushing as a reduced-platform image (TYPE, sha256:X)``),
-else the one manifest; configs and layers never are.
+else the one manifest; configs and layers never are. The block is redrawn,
+each time ending in ``elapsed:``, until every object is ``done``: the push
+stands once its output is. A pull prints the same block after ``REF: resolved``
+lines; a pull echoed before the push in a script is not the push's.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 
 from etl.buildlogs.clean import Line
 from etl.buildlogs.core import Context, Tool
-from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref
+from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref, echoed_after
 from etl.buildlogs.refs import Ref
 
 COMMAND_RE = re.compile(
@@ -30,6 +33,9 @@ REDUCED_RE = re.compile(
     r"pushing as a reduced-platform image \([^,]*, (?P<digest>sha256:[0-9a-f]{64})\)"
 )
 FATAL_RE = re.compile(r"^FATA\[|level=fatal\b")
+RESOLVED_RE = re.compile(r"^\S+:\s+resolved\s")
+# Commands that print the same progress block.
+PROGRESS_COMMAND_RE = re.compile(r"\b(?:nerdctl|ctr)\b.*\b(?:pull|run|push|create)\b")
 DONE = "elapsed: "
 PUSH_LINES = 5_000
 
@@ -41,6 +47,11 @@ class Upload:
     index: str | None = None
     manifests: dict[str, Line] = field(default_factory=dict)
     evidence: Line | None = None  # where the output's digest was printed
+    done: set[str] = field(default_factory=set)
+    pulling: bool = False
+    # Echoed in a script after another command printing such blocks: which
+    # block is the push's cannot be told.
+    ambiguous: bool = False
 
     def output(self) -> str | None:
         if self.index:
@@ -61,21 +72,29 @@ class Nerdctl(Tool):
             self._settle(None, line)
             ref = command_ref(m.group("args"))
             if ref is not None:
-                self.upload = Upload(ref.with_tag("latest"), line)
+                ambiguous = echoed_after(self.ctx, line, PROGRESS_COMMAND_RE)
+                self.upload = Upload(ref.with_tag("latest"), line, ambiguous=ambiguous)
                 self.busy = True
             return
         upload = self.upload
         if upload is None or line.debug:
             return
-        if m := REDUCED_RE.search(text):
+        if RESOLVED_RE.match(text):
+            upload.pulling = True  # a pull's block, up to its elapsed: line
+        elif m := REDUCED_RE.search(text):
             upload.index, upload.evidence = m.group("digest"), line
-        elif m := OBJECT_RE.match(text):
+        elif (m := OBJECT_RE.match(text)) and not upload.pulling:
+            digest = m.group("digest")
+            upload.done.add(digest)
             if m.group("kind") == "index" and not upload.index:
-                upload.index, upload.evidence = m.group("digest"), line
+                upload.index, upload.evidence = digest, line
             elif m.group("kind") == "manifest":
-                upload.manifests.setdefault(m.group("digest"), line)
+                upload.manifests.setdefault(digest, line)
         elif text.startswith(DONE):
-            self._settle(True, upload.evidence or line)
+            if upload.pulling:
+                upload.pulling = False
+            elif (output := upload.output()) and output in upload.done:
+                self._settle(True, upload.evidence or line)
         elif FATAL_RE.search(text) or ERROR_RE.match(text) or line.marker == "error":
             self._settle(False, line)
         elif text.startswith(XTRACE) or line.no - upload.start.no > PUSH_LINES:
@@ -90,6 +109,8 @@ class Nerdctl(Tool):
         self.busy = False
         if upload is None:
             return
+        if upload.ambiguous:
+            pushed, line = None, upload.start
         digest = upload.output() if pushed else None
         if pushed and not upload.index and digest:
             line = upload.manifests[digest]

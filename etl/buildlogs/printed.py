@@ -10,6 +10,7 @@ they only read.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from etl.buildlogs.clean import Line, clean_line
 from etl.buildlogs.core import Tool
@@ -27,6 +28,20 @@ OTHER_COMMAND_RE = re.compile(
     r"|\b(?:inspect|imagetools)\b|\bskopeo\b"
 )
 TAG_OPTIONS = ("-t", "--tag", "--tags", "--new_tag")
+# ko options under which it prints a reference but pushes nothing.
+NO_PUSH_OPTIONS = ("--push=false", "--local", "-L", "--oci-layout-path")
+NO_PUSH_OPTIONS_RE = re.compile(
+    r"(?:^|\s)(?:" + "|".join(re.escape(o) for o in NO_PUSH_OPTIONS) + r")(?:[\s=]|$)"
+)
+# Where an echoed script ends and its output starts (GitHub, Azure Pipelines),
+# and where Azure's starts.
+ECHO_ENDS_RE = re.compile(r"##\[endgroup\]|Starting Command Output")
+SCRIPT_ECHO = "Script contents:"
+# Script lines that print nothing: comments, shell settings, the runner's
+# "shell:" and "env:" lines and the variables under them.
+QUIET_SCRIPT_RE = re.compile(
+    r"^(?:#|set\s|cd\s|export\s|shell:|env:|[A-Z_][A-Z0-9_]*: )"
+)
 LOOKBACK_BYTES = 8192
 LOOKBACK_LINES = 64
 
@@ -43,6 +58,8 @@ class PrintedRef(Tool):
         if ref is None or ref.digest is None or found is None:
             return
         tool, args = found
+        if tool == "ko" and NO_PUSH_OPTIONS_RE.search(args):
+            return
         if tool == "ko":
             for tag in _option_values(args, TAG_OPTIONS) or ["latest"]:
                 self.ctx.emit("ko", line, Ref(ref.image, tag, ref.digest), True)
@@ -59,18 +76,53 @@ class PrintedRef(Tool):
 
     def _command(self) -> tuple[str, str] | None:
         """The ko or crane push command this output follows, if nothing else
-        ran in between."""
-        earlier = self.ctx.lookback.nearest_lines(("",), LOOKBACK_BYTES, LOOKBACK_LINES)
+        ran in between.
+
+        Past the end of a script's echo (GitHub's ``Run`` group, Azure's
+        ``Script contents:``) all the script's output follows the whole
+        script: the output is the command's only when no other line of the
+        script can print anything.
+        """
+        earlier = iter(
+            self.ctx.lookback.nearest_lines(("",), LOOKBACK_BYTES, LOOKBACK_LINES)
+        )
         for raw in earlier:
+            if ECHO_ENDS_RE.search(raw):
+                lines = (c for r in earlier if (c := clean_line(0, r)) is not None)
+                return _only_command(lines)
             cleaned = clean_line(0, raw)
-            if cleaned is None or PRINTED_RE.match(cleaned.text):
+            if cleaned is None:
+                continue
+            text = cleaned.text
+            if PRINTED_RE.match(text):
                 continue  # another image of the same command
-            m = PUSH_COMMAND_RE.search(cleaned.text)
-            if m is not None:
+            if m := PUSH_COMMAND_RE.search(text):
                 return m.group("tool"), m.group("args")
-            if OTHER_COMMAND_RE.search(cleaned.text):
+            if OTHER_COMMAND_RE.search(text):
                 return None
         return None
+
+
+def _only_command(script: Iterator[Line]) -> tuple[str, str] | None:
+    """The one push command of an echoed script (nearest line first), if every
+    other line of it prints nothing."""
+    found: tuple[str, str] | None = None
+    for cleaned in script:
+        text = cleaned.text
+        header = cleaned.marker == "group" or text.startswith(SCRIPT_ECHO)
+        if header and not text.startswith("Run "):
+            return found
+        line = text.removeprefix("Run ") if header else text
+        if m := PUSH_COMMAND_RE.search(line):
+            command = (m.group("tool"), m.group("args"))
+            if found not in (None, command):
+                return None  # two pushes: whose output is whose is unknown
+            found = command
+        elif not QUIET_SCRIPT_RE.match(line):
+            return None
+        if header:
+            return found
+    return None
 
 
 def _option_values(args: str, options: tuple[str, ...]) -> list[str]:

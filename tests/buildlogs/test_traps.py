@@ -779,6 +779,143 @@ TRAPS = [
         forbidden={d("1"), d("2"), d("3"), d("4")},
     ),
     Trap(
+        "merged-jobs-reuse-a-buildkit-vertex-number",
+        f"""
+        [job-a] #15 exporting manifest {d("a")} done
+        [job-b] #15 exporting manifest list {d("b")} done
+        [job-a] #15 pushing manifest for reg.io/a:1 0.4s done
+        [job-a] #15 DONE 3.0s
+        [job-c] #16 exporting manifest {d("c")} done
+        [job-c] #16 pushing manifest for reg.io/c:1@{d("c")}
+        [job-d] ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully
+        [job-c] #16 pushing manifest for reg.io/c:1@{d("c")} 0.4s done
+        [job-c] #16 DONE 3.0s
+        """,  # noqa: E501
+        {("reg.io/a", "1", d("a")), ("reg.io/c", "1", d("c"))},
+        forbidden={d("b")},
+    ),
+    Trap(
+        "matrix-job-names-and-sbt-levels",
+        f"""
+        [CI/push (a)]   | + docker push reg.io/a:1
+        [CI/push (a)]   | The push refers to repository [reg.io/a]
+        [CI/push (b)]   | The push refers to repository [reg.io/b]
+        [CI/push (b)]   | 1: digest: {d("b")} size: 528
+        [CI/push (a)]   | 1: digest: {d("a")} size: 528
+        [CI/build (linux/amd64, 3.11)]   | #37 exporting manifest list {d("c")} done
+        [CI/build (linux/amd64, 3.11)]   | #37 pushing manifest for docker.io/contoso/hub:master@{d("c")} 0.5s done
+        [CI/build (linux/amd64, 3.11)]   | #37 DONE 2.0s
+        [info] The push refers to repository [docker.io/org/app1]
+        [error] denied: requested access to the resource is denied
+        """,  # noqa: E501
+        {
+            ("reg.io/a", "1", d("a")),
+            ("reg.io/b", "1", d("b")),
+            ("docker.io/contoso/hub", "master", d("c")),
+        },
+        failed={("docker.io/org/app1", None)},
+    ),
+    Trap(
+        "two-pushes-in-the-background-on-one-line",
+        f"""
+        ##[group]Run docker push reg.io/a:1 & docker push reg.io/b:1; wait
+        docker push reg.io/a:1 & docker push reg.io/b:1; wait
+        ##[endgroup]
+        The push refers to repository [reg.io/a]
+        The push refers to repository [reg.io/b]
+        1: digest: {d("b")} size: 528
+        1: digest: {d("a")} size: 528
+        """,
+        set(),
+        forbidden={d("a"), d("b")},
+    ),
+    Trap(
+        "printed-refs-after-other-script-lines-or-without-a-push",
+        f"""
+        ##[group]Run ko build --bare ./cmd/app
+        ko build --bare ./cmd/app
+        kubectl get pods -o jsonpath='{{.items[*].spec.containers[0].image}}'
+        ##[endgroup]
+        ghcr.io/org/app@{d("1")}
+        ghcr.io/org/payments@{d("2")}
+        ##[group]Run crane push app.tar ghcr.io/org/app:v2
+        crane push app.tar ghcr.io/org/app:v2
+        cat previous-ref.txt
+        ##[endgroup]
+        ghcr.io/org/app@{d("3")}
+        + ko build ./cmd/app --bare --push=false
+        ghcr.io/org/app:latest@{d("4")}
+        ##[group]Run crane push app.tar ghcr.io/org/web:v3
+        crane push app.tar ghcr.io/org/web:v3
+        shell: /usr/bin/bash -e {{0}}
+        ##[endgroup]
+        ghcr.io/org/web@{d("a")}
+        """,
+        {("ghcr.io/org/web", "v3", d("a"))},
+        forbidden={d("1"), d("2"), d("3"), d("4")},
+    ),
+    Trap(
+        "nerdctl-pull-echoed-before-the-push-and-redrawn-progress",
+        f"""
+        ##[group]Run nerdctl pull reg.io/base:2
+        nerdctl pull reg.io/base:2
+        nerdctl push reg.io/app:1
+        ##[endgroup]
+        index-{d("1")}:    done           |++++++++++++++++++++++++++++++++++++++|
+        elapsed: 1.0 s                                                                total:  1.5 Ki (1.2 KiB/s)
+        manifest-{d("2")}: done           |++++++++++++++++++++++++++++++++++++++|
+        elapsed: 1.2 s                                                                total:  1.5 Ki (1.2 KiB/s)
+        $ nerdctl push reg.io/app:2
+        manifest-{d("3")}: waiting        |--------------------------------------|
+        elapsed: 0.1 s                                       total:   0.0 B (0.0 B/s)
+        \x1b[1A\x1b[2K\x1b[1A\x1b[2Kmanifest-{d("3")}: waiting        |--------------------------------------|
+        elapsed: 0.3 s                                       total:   0.0 B (0.0 B/s)
+        FATA[0001] failed to do request: denied
+        """,  # noqa: E501
+        set(),
+        failed={("reg.io/app", "2")},
+        forbidden={d("1"), d("2"), d("3")},
+    ),
+    Trap(
+        "old-client-digest-and-announced-tags-stay-in-their-job",
+        f"""
+        [job-a] The push refers to a repository [reg.io/org/app] (len: 1)
+        [job-a] 3f2a8c1b9d0e: Image already exists
+        [job-b] 2: Pulling from org/base
+        [job-b] Digest: {d("1")}
+        [job-a] Digest: {d("a")}
+        [job-c] + docker push reg.io/web:alpine
+        [job-d] + docker push reg.io/web:debian
+        [job-c] The push refers to repository [reg.io/web]
+        [job-d] The push refers to repository [reg.io/web]
+        [job-d] debian: digest: {d("b")} size: 528
+        [job-c] denied: requested access to the resource is denied
+        """,
+        {("reg.io/org/app", None, d("a")), ("reg.io/web", "debian", d("b"))},
+        failed={("reg.io/web", "alpine")},
+        forbidden={d("1")},
+    ),
+    Trap(
+        "manifest-push-after-an-image-id-printing-command-in-a-script",
+        f"""
+        ##[group]Run docker commit builder reg.io/app:tmp
+        docker commit builder reg.io/app:tmp
+        docker manifest push reg.io/app:1
+        ##[endgroup]
+        {d("1")}
+        {d("a")}
+        ##[section]Starting: Push manifest
+        Script contents:
+        docker image import rootfs.tar reg.io/web:base
+        docker manifest push reg.io/web:1
+        ========================== Starting Command Output ===========================
+        {d("2")}
+        {d("b")}
+        """,
+        set(),
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
