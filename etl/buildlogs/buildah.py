@@ -68,8 +68,14 @@ OPENSHIFT_PUSHING_RE = re.compile(r"^Pushing image (?P<ref>\S+) \.\.\.")
 OPENSHIFT_RETRY = "Warning: Push failed"
 OPENSHIFT_DONE = "Push successful"
 PULLING = "Trying to pull "
-ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b)")
+ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b|FATA\[)")
 WRITING = "Writing manifest"
+WRITING_LIST = "Writing manifest list"
+# A push of a list with its images (--all): each image's manifest is written
+# before the list's, which alone ends the push.
+MULTI_RE = re.compile(
+    r"(?:^|\s)--all(?:\s|=true|$)|\bmanifest\s+push\b|--multi-arch[= ]all"
+)
 STORING = "Storing "
 # Options of push/copy that take a value as the next word.
 VALUE_OPTIONS = frozenset(
@@ -133,6 +139,7 @@ class Copy:
     start: Line
     writing: Line | None = None
     building: bool = False
+    multi: bool = False
     # OpenShift's builder: the push stands at "Push successful", not before.
     announced: bool = False
     success: tuple[Line, Ref] | None = None
@@ -238,7 +245,8 @@ class ContainersImage(Tool):
             elif ERROR_RE.match(text) or line.marker == "error":
                 self._end(line, False)
         elif text.startswith(WRITING):
-            self.copy.writing = line
+            if text.startswith(WRITING_LIST) or not self.copy.multi:
+                self.copy.writing = line
         elif text.startswith(STORING) and self.copy.writing:
             self._end(self.copy.writing, True)
         elif ERROR_RE.match(text) or line.marker == "error":
@@ -278,7 +286,7 @@ class ContainersImage(Tool):
         if ("podman" in text or "buildah" in text) and (found := command(text)):
             tool, args = found
             if tool != "skopeo":
-                self._start(line, destination(args, tool), tool)
+                self._start(line, destination(args, tool), tool, text)
                 return True
         if "Successfully pushed " in text:
             if m := QUOTED_SUCCESS_RE.search(text):
@@ -338,13 +346,15 @@ class ContainersImage(Tool):
         self.skopeo_command = echoed
         copy_command = command(echoed)
         if copy_command and copy_command[0] == "skopeo":
-            self._start(line, destination(copy_command[1], "skopeo"), "skopeo")
+            target = destination(copy_command[1], "skopeo")
+            self._start(line, target, "skopeo", echoed)
 
-    def _start(self, line: Line, ref: Ref | None, tool: str) -> None:
+    def _start(self, line: Line, ref: Ref | None, tool: str, command: str = "") -> None:
         if self.copy is not None:
             self.finish()
         if ref is not None:
-            self.copy = Copy(ref.with_tag("latest"), tool, line)
+            multi = bool(MULTI_RE.search(command))
+            self.copy = Copy(ref.with_tag("latest"), tool, line, multi=multi)
             self.busy = True
 
     def _end(self, line: Line, pushed: bool | None, ref: Ref | None = None) -> None:

@@ -70,6 +70,9 @@ class Vertex:
     pending: dict[tuple[str, str | None], Pending] = field(default_factory=dict)
     settled: set[tuple[str, str | None]] = field(default_factory=set)
     last_no: int = 0
+    # TTY output: the exporter's last frame says ERROR before listing what it
+    # did; the pushes it lists then failed.
+    failed: bool = False
 
     def output(self) -> str | None:
         if self.manifest_list:
@@ -136,7 +139,9 @@ class BuildKit(Tool):
             if key in self.vertices and rest.startswith("ERROR"):
                 self._settle(self.vertices.pop(key), False, line)
         elif key in self.vertices:
-            if rest.startswith(("ERROR", "CANCELED")) and _is_tty(key):
+            if rest.startswith("ERROR exporting") and _is_tty(key):
+                self.vertices[key].failed = True  # its frame lists the pushes next
+            elif rest.startswith(("ERROR", "CANCELED")) and _is_tty(key):
                 # Any step's error in TTY output: only open pushes fail.
                 self._fail_open(self.vertices.pop(key), line)
             elif rest.startswith(("ERROR", "CANCELED")):
@@ -149,18 +154,25 @@ class BuildKit(Tool):
         vertex = self.vertices.get(key)
         # A later build (or the next image in TTY output) reuses the number: a
         # manifest after the list, or after pushes, starts a new exporter.
-        restart = vertex is not None and (
-            vertex.settled
-            or vertex.pending
-            or (vertex.manifest_list is not None and kind != "attestation manifest")
+        digest = full_digest(digest_text)
+        redrawn = vertex is not None and digest in (
+            vertex.manifests + [vertex.manifest_list]
+        )
+        restart = (
+            vertex is not None
+            and not redrawn
+            and (
+                vertex.settled
+                or vertex.pending
+                or (vertex.manifest_list is not None and kind != "attestation manifest")
+            )
         )
         if vertex is None or restart:
             if vertex is not None:
                 self._settle(vertex, True)
             vertex = self.vertices[key] = Vertex()
             self._forget_old_vertices()
-        digest = full_digest(digest_text)
-        if digest is None or kind == "attestation manifest":
+        if digest is None or kind == "attestation manifest" or redrawn:
             return
         if kind == "manifest list":
             vertex.manifest_list = digest
@@ -239,6 +251,8 @@ class BuildKit(Tool):
         line: Line | None = None,
     ) -> None:
         vertex.settled.add((pending.ref.image, pending.ref.tag))
+        if vertex.failed and pushed:
+            pushed = False
         line = line or pending.line
         self.ctx.emit(pending.tool, line, pending.ref, pushed, pending.dockerfile)
 

@@ -47,6 +47,9 @@ PREFIX_RE = re.compile(
     r"|\[(?!(?i:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE|SUCCESS)\])"
     r"(?P<job>[A-Za-z][\w ./:(),-]{0,99})\]\s+(?:\|\s+)?"
 )
+ERROR_LEVEL_RE = re.compile(
+    r'^(?:time="[^"]*"\s+level=(?:error|fatal|panic)\b|\{.*"level"\s*:\s*"(?:error|fatal|panic)")'
+)
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')
 MAX_PREFIXES = 8
@@ -80,6 +83,8 @@ def clean_line(no: int, raw: str) -> Line | None:
     else:
         text = strip_escapes(text)
     text, marker, cloud_build, stream = _strip_prefixes(text)
+    if ERROR_LEVEL_RE.match(text):
+        marker = marker or "error"  # logrus' level, dropped with the wrapper
     text = _unwrap_structured(text).rstrip()
     if not text:
         return None

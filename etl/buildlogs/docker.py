@@ -70,14 +70,21 @@ MANIFEST_RE = re.compile(
 )
 BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 MANIFEST_ERROR_RE = re.compile(
-    r"(?i)^(?:error|errors:|failed to|manifest|unauthorized|denied)"
+    r"(?i)^(?:error|errors:|failed to|manifest|unauthorized|denied|no such manifest)"
 )
 MANIFEST_LINES = 200
 # Commands that print a bare digest or image id of their own.
 PRINTS_DIGEST_RE = re.compile(
     r"(?:^|\s)(?:-q|--quiet)(?:\s|$)|\b(?:images|inspect|digest|imagetools)\b"
     r"|\bmanifest\s+push\b|\bbuildah\b|\bpodman\b|\b(?:commit|import|cat)\b"
+    r"|\b(?:echo|printf|oras|az|aws|gcloud|jq|curl|crane|skopeo)\b"
 )
+# A command line of a script, as echoed before its output.
+SCRIPT_COMMAND_RE = re.compile(
+    r"^(?:sudo\s+)?(?:docker|crane|az|aws|gcloud|oras|skopeo|podman|buildah|echo"
+    r"|printf|cat|jq|curl|regctl)\s"
+)
+MANIFEST_CREATE_RE = re.compile(r"\bmanifest\s+create\b")
 # The output of ``docker manifest create`` or of the push itself, right before
 # the list's digest.
 LIST_OUTPUT = ("Created manifest list ", "Pushed ref ")
@@ -225,14 +232,14 @@ class DockerPush(Tool):
             self.ctx.emit(announced.tool, line, ref, True)
         elif latest is not None and latest.tag in (None, tag):
             self._pushed(latest, line, tag, digest)
-        elif announced := self.ctx.announced_tag(tag, line, claimed=True):
-            self.ctx.emit(
-                announced.tool, line, Ref(announced.ref.image, tag, digest), True
-            )
         elif latest is None and (untagged := self._last_untagged(line)):
             # ``docker push -a`` (or an old client pushing every tag of a repo)
             # prints one digest line per tag.
             self._pushed(untagged, line, tag, digest)
+        elif announced := self.ctx.announced_tag(tag, line, claimed=True):
+            self.ctx.emit(
+                announced.tool, line, Ref(announced.ref.image, tag, digest), True
+            )
 
     def _pushed(
         self, session: Session, line: Line, tag: str, digest: str | None
@@ -301,30 +308,38 @@ class DockerPush(Tool):
         self.busy = any(not s.done for s in self.sessions)
 
 
-def echoed_after(ctx: Context, line: Line, earlier_command: re.Pattern[str]) -> bool:
-    """Whether line is a command echoed in a script (a GitHub ``Run`` group, an
-    Azure Pipelines ``Script contents:``) after one matching earlier_command:
-    that command's output, printed later, comes first."""
+def script_before(ctx: Context, line: Line) -> list[str] | None:
+    """The lines of a script echoed before line, nearest first, when line is a
+    command echoed in a script (a GitHub ``Run`` group, an Azure Pipelines
+    ``Script contents:``) whose output all comes after the whole script."""
     if line.text.startswith(XTRACE):
-        return False  # traced as it runs: what follows is its output
+        return None  # traced as it runs: what follows is its output
     earlier = ctx.lookback.nearest_lines(
         ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
     )
-    found = False
+    script: list[str] = []
     for raw in earlier:
         if "##[endgroup]" in raw or "##[section]" in raw:
-            break  # the script before this one's output
+            return None  # the output of the script before
         cleaned = clean_line(0, raw)
         if cleaned is None:
             continue
-        script_line = cleaned.text.removeprefix("Run ")
-        if script_line != line.text:  # the command itself, echoed in the header
-            found = found or bool(earlier_command.search(script_line))
         if cleaned.marker == "group":
-            return found and cleaned.text.startswith("Run ")
+            header = cleaned.text.removeprefix("Run ")
+            if header == cleaned.text:
+                return None
+            return script + ([header] if header != line.text else [])
         if cleaned.text.startswith(SCRIPT_ECHO):
-            return found
-    return False
+            return script
+        script.append(cleaned.text)
+    return None
+
+
+def echoed_after(ctx: Context, line: Line, earlier_command: re.Pattern[str]) -> bool:
+    """Whether line is a command echoed in a script after one matching
+    earlier_command: that command's output, printed later, comes first."""
+    script = script_before(ctx, line)
+    return script is not None and any(earlier_command.search(s) for s in script)
 
 
 @dataclass
@@ -334,6 +349,9 @@ class ManifestPush:
     # Echoed in a script after a command that prints bare digests too: only a
     # digest right after the list's own output is the list's.
     anchored: bool = False
+    # Such a command runs between ``manifest create`` and the push, or after
+    # the push: no digest can be told to be the list's.
+    ambiguous: bool = False
 
 
 class DockerManifestPush(Tool):
@@ -359,7 +377,9 @@ class DockerManifestPush(Tool):
             return
         previous, self.previous = self.previous, text
         if BARE_DIGEST_RE.match(text):
-            if self.pending.anchored and not previous.startswith(LIST_OUTPUT):
+            if self.pending.ambiguous or (
+                self.pending.anchored and not previous.startswith(LIST_OUTPUT)
+            ):
                 return  # another command's digest or image id
             ref = Ref(self.pending.ref.image, self.pending.ref.tag, text)
             self._end(line, ref, True)
@@ -370,6 +390,8 @@ class DockerManifestPush(Tool):
             self._end(line, self.pending.ref, False)
         elif line.no - self.pending.start.no > MANIFEST_LINES:
             self._end(self.pending.start, self.pending.ref, None)
+        elif SCRIPT_COMMAND_RE.match(text) and PRINTS_DIGEST_RE.search(text):
+            self.pending.ambiguous = True  # a later command, echoed in the script
 
     def finish(self) -> None:
         if self.pending is not None:
@@ -380,10 +402,22 @@ class DockerManifestPush(Tool):
             self._end(self.pending.start, self.pending.ref, None)
         ref = command_ref(args)
         if ref is not None:
-            anchored = echoed_after(self.ctx, line, PRINTS_DIGEST_RE)
-            self.pending = ManifestPush(ref.with_tag("latest"), line, anchored)
+            self.pending = ManifestPush(ref.with_tag("latest"), line)
+            self._place_in_script(self.pending)
             self.previous = ""
             self.busy = True
+
+    def _place_in_script(self, push: ManifestPush) -> None:
+        """Where the other commands of an echoed script leave the push's digest."""
+        script = script_before(self.ctx, push.start) or []
+        for i, script_line in enumerate(script):
+            if MANIFEST_CREATE_RE.search(script_line):
+                # Between create and push, another digest comes after the anchor.
+                between = script[:i]
+                push.ambiguous = any(PRINTS_DIGEST_RE.search(s) for s in between)
+                push.anchored = any(PRINTS_DIGEST_RE.search(s) for s in script[i:])
+                return
+        push.anchored = any(PRINTS_DIGEST_RE.search(s) for s in script)
 
     def _end(self, line: Line, ref: Ref, pushed: bool | None) -> None:
         self.ctx.emit("docker-manifest", line, ref, pushed)

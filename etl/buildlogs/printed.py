@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from etl.buildlogs.clean import Line, clean_line
-from etl.buildlogs.core import Tool
+from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.refs import Ref, parse_image_ref
 
 PRINTED_RE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
@@ -28,6 +28,23 @@ OTHER_COMMAND_RE = re.compile(
     r"|\b(?:inspect|imagetools)\b|\bskopeo\b"
 )
 TAG_OPTIONS = ("-t", "--tag", "--tags", "--new_tag")
+KO_VALUE_OPTIONS = frozenset(
+    {
+        "-t",
+        "--tags",
+        "--platform",
+        "--image-label",
+        "--image-annotation",
+        "--image-refs",
+        "--sbom",
+        "--sbom-dir",
+        "--tarball",
+        "--oci-layout-path",
+        "--image-user",
+        "-j",
+        "--jobs",
+    }
+)
 # ko options under which it prints a reference but pushes nothing.
 NO_PUSH_OPTIONS = ("--push=false", "--local", "-L", "--oci-layout-path")
 NO_PUSH_OPTIONS_RE = re.compile(
@@ -47,32 +64,63 @@ LOOKBACK_LINES = 64
 
 
 class PrintedRef(Tool):
-    """``REPO@sha256:...`` lines, tied to the ko or crane command before them."""
+    """``REPO@sha256:...`` lines, tied to the ko or crane command before them.
+
+    The lines in a row after one command are kept until the row ends: a
+    command prints one per image it built (one for crane, one per import path
+    for ko), and more than that means another command's output is among them.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.command: tuple[str, str] | None = None
+        self.printed: list[tuple[Line, Ref]] = []
 
     def feed(self, line: Line) -> None:
         text = line.text
         if "@sha256:" not in text or line.debug or not PRINTED_RE.match(text):
+            self._settle()
             return
         ref = parse_image_ref(text)
-        found = self._command()
-        if ref is None or ref.digest is None or found is None:
+        if ref is None or ref.digest is None:
+            self._settle()
             return
-        tool, args = found
-        if tool == "ko" and NO_PUSH_OPTIONS_RE.search(args):
+        found = self.command if self.printed else self._command()
+        if found is None:
             return
+        if found != self.command:
+            self._settle()
+        self.command = found
+        self.printed.append((line, ref))
+        self.busy = True
+
+    def finish(self) -> None:
+        self._settle()
+
+    def _settle(self) -> None:
+        printed, self.printed = self.printed, []
+        self.busy = False
+        if not printed or self.command is None:
+            return
+        tool, args = self.command
         if tool == "ko":
-            for tag in _option_values(args, TAG_OPTIONS) or ["latest"]:
-                self.ctx.emit("ko", line, Ref(ref.image, tag, ref.digest), True)
-            return
-        # crane: the reference on its command line with the same repository,
-        # the new tag of mutate and append first.
-        named = _option_values(args, TAG_OPTIONS) + args.split()
-        for word in named:
-            candidate = parse_image_ref(word) if "/" in word else None
-            if candidate is not None and candidate.image == ref.image:
-                tagged = Ref(ref.image, candidate.tag, ref.digest)
-                self.ctx.emit("crane", line, tagged, True)
+            paths = _import_paths(args)
+            if NO_PUSH_OPTIONS_RE.search(args) or (paths and len(printed) != paths):
                 return
+            for line, ref in printed:
+                for tag in _option_values(args, TAG_OPTIONS) or ["latest"]:
+                    self.ctx.emit("ko", line, Ref(ref.image, tag, ref.digest), True)
+        elif len(printed) == 1:
+            # crane: the reference on its command line with the same
+            # repository, the new tag of mutate and append first.
+            line, ref = printed[0]
+            named = _option_values(args, TAG_OPTIONS) + args.split()
+            for word in named:
+                candidate = parse_image_ref(word) if "/" in word else None
+                if candidate is not None and candidate.image == ref.image:
+                    tagged = Ref(ref.image, candidate.tag, ref.digest)
+                    self.ctx.emit("crane", line, tagged, True)
+                    return
 
     def _command(self) -> tuple[str, str] | None:
         """The ko or crane push command this output follows, if nothing else
@@ -123,6 +171,23 @@ def _only_command(script: Iterator[Line]) -> tuple[str, str] | None:
         if header:
             return found
     return None
+
+
+def _import_paths(args: str) -> int:
+    """How many images ``ko build ARGS`` builds: one per import path; 0 when a
+    pattern (``./...``) leaves it unknown."""
+    paths = 0
+    skip = False
+    for word in args.split():
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = "=" not in word and word in KO_VALUE_OPTIONS
+        elif "..." in word:
+            return 0
+        else:
+            paths += 1
+    return paths
 
 
 def _option_values(args: str, options: tuple[str, ...]) -> list[str]:

@@ -916,6 +916,110 @@ TRAPS = [
         forbidden={d("1"), d("2")},
     ),
     Trap(
+        "push-all-tags-after-an-earlier-push-of-the-same-tag",
+        f"""
+        + docker push ghcr.io/acme/base:latest
+        The push refers to repository [ghcr.io/acme/base]
+        latest: digest: {d("1")} size: 528
+        + docker push --all-tags ghcr.io/acme/app
+        The push refers to repository [ghcr.io/acme/app]
+        1.0: digest: {d("a")} size: 528
+        5f70bf18a086: Layer already exists
+        latest: digest: {d("b")} size: 528
+        """,
+        {
+            ("ghcr.io/acme/base", "latest", d("1")),
+            ("ghcr.io/acme/app", "1.0", d("a")),
+            ("ghcr.io/acme/app", "latest", d("b")),
+        },
+    ),
+    Trap(
+        "manifest-push-with-lookups-around-it-in-the-script",
+        f"""
+        ##[group]Run docker manifest create ghcr.io/acme/app:1 ghcr.io/acme/app:1-amd64
+        docker manifest create ghcr.io/acme/app:1 ghcr.io/acme/app:1-amd64
+        crane digest ghcr.io/acme/app:1-amd64
+        docker manifest push ghcr.io/acme/app:1
+        ##[endgroup]
+        Created manifest list ghcr.io/acme/app:1
+        {d("1")}
+        {d("a")}
+        Script contents:
+        docker manifest push contoso.azurecr.io/app:1
+        az acr repository show -n contoso --image app:1 --query digest -o tsv
+        ========================== Starting Command Output ===========================
+        {d("2")}
+        """,
+        set(),
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
+        "script-echo-without-markers-before-ko-and-crane-output",
+        f"""
+        #!/bin/bash -eo pipefail
+        crane digest --full-ref cgr.dev/chainguard/static:latest
+        ko build --bare --tags 1.4.0 ./cmd/app
+        cgr.dev/chainguard/static@{d("1")}
+        ghcr.io/acme/app@{d("2")}
+        #!/bin/bash -eo pipefail
+        crane digest --full-ref ghcr.io/acme/web:1
+        crane mutate ghcr.io/acme/web:1 --label org.opencontainers.image.revision=abc123
+        ghcr.io/acme/web@{d("3")}
+        ghcr.io/acme/web@{d("4")}
+        + ko build --bare ./cmd/api ./cmd/worker
+        ghcr.io/acme/api@{d("a")}
+        ghcr.io/acme/worker@{d("b")}
+        """,
+        {
+            ("ghcr.io/acme/api", "latest", d("a")),
+            ("ghcr.io/acme/worker", "latest", d("b")),
+        },
+        forbidden={d("1"), d("2"), d("3"), d("4")},
+    ),
+    Trap(
+        "buildkit-tty-frames-redrawn-before-the-exporter-error",
+        f"""
+        [+] Building 3.3s (9/10)
+         => exporting to image                                        3.4s
+         => => exporting manifest {d("a")}                                  0.0s
+         => => pushing manifest for ghcr.io/contoso/api:1.4.0@{d("a")}      0.2s
+        \x1b[6A\x1b[2K[+] Building 3.4s (10/10) FINISHED
+         => ERROR exporting to image                                        3.4s
+         => => exporting manifest {d("a")}                                  0.0s
+         => => pushing manifest for ghcr.io/contoso/api:1.4.0@{d("a")}      0.2s
+        ------
+        ERROR: failed to solve: failed commit on ref "manifest-{d("a")}": unexpected status: 400 Bad Request
+        """,  # noqa: E501
+        set(),
+        failed={("ghcr.io/contoso/api", "1.4.0")},
+    ),
+    Trap(
+        "copies-of-lists-end-with-the-list-or-a-fatal-error",
+        f"""
+        $ skopeo copy docker://docker.io/library/nginx:1.25 docker://ghcr.io/acme/nginx:1.25
+        Getting image source signatures
+        Copying blob {d("1")}
+        Writing manifest to image destination
+        FATA[0000] Error writing manifest: received unexpected HTTP status: 500 Internal Server Error
+        + podman manifest push --all quay.io/acme/app:1 docker://quay.io/acme/app:1
+        Getting image list signatures
+        Copying image {d("2")} (1/2)
+        Writing manifest to image destination
+        Storing signatures
+        Copying image {d("3")} (2/2)
+        Getting image source signatures
+        Error: writing blob: uploading layer chunked: denied
+        + podman manifest push --all quay.io/acme/web:1 docker://quay.io/acme/web:1
+        Copying image {d("4")} (1/1)
+        Writing manifest to image destination
+        Writing manifest list to image destination
+        Storing list signatures
+        """,  # noqa: E501
+        {("quay.io/acme/web", "1", None)},
+        failed={("ghcr.io/acme/nginx", "1.25"), ("quay.io/acme/app", "1")},
+        forbidden={d("1"), d("2"), d("3"), d("4")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
