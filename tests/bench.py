@@ -599,7 +599,10 @@ def bench_logs() -> None:
 # Lines of each tool with 60 KiB of one filler put into them: a pattern that can
 # split a long run of these many ways takes seconds per line instead of
 # microseconds.
-LONG_LINE_FILLERS = [" ", ":", "/", "a", "1 ", "@", "=> ", "\t", "a:", "a/", '\\"']
+LONG_LINE_FILLERS = [
+    *(" ", ":", "/", "a", "1 ", "@", "=> ", "\t", "a:", "a/", '\\"'),
+    *(" -n", ", a", "[a] "),
+]
 
 
 def bench_long_lines() -> None:

@@ -43,16 +43,16 @@ PREFIX_RE = re.compile(
     r"|(?P<service>[A-Za-z0-9][\w.-]*)\s+\|(?:\s|$)"  # docker compose: "web-1  | "
     # GitHub job names as act and log merges print them; not a log level.
     r"|\[(?:info|warn|error|success|debug)\]\s"  # sbt's levels
-    # Matrix jobs add their values: "[CI/build (linux/amd64, 3.11)]".
+    # Any name a job may have: "[CI/build (linux/amd64, 3.11)]", "[Build & Push]".
     r"|\[(?!(?i:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE|SUCCESS)\])"
-    r"(?P<job>[A-Za-z][\w ./:(),-]{0,99})\]\s+(?:\|\s+)?"
+    r"(?P<job>[^\s\[\]|=<>+-][^\[\]|]{0,99})\]\s+(?:\|\s+)?"
 )
 ERROR_LEVEL_RE = re.compile(
     r'^(?:time="[^"]*"\s+level=(?:error|fatal|panic)\b|\{.*"level"\s*:\s*"(?:error|fatal|panic)")'
 )
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')
-MAX_PREFIXES = 8
+MAX_PREFIXES = 24
 
 
 @dataclass(frozen=True, slots=True)

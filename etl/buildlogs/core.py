@@ -9,6 +9,7 @@ waiting for its digest or its error); otherwise it only needs the lines
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import deque
@@ -131,8 +132,7 @@ class Context:
     ) -> None:
         if is_cosign_tag(ref.tag):
             return  # a signature stored next to the image, not an image
-        evidence = other_digests_cut(mask_secrets(line.text), ref.digest)
-        evidence = evidence[:EVIDENCE_CHARS]
+        evidence = _evidence(line.text, ref.digest)
         dockerfile = dockerfile or self.dockerfile_for(ref.image)
         event = PushEvent(
             ref.image, ref.tag, ref.digest, pushed, tool, line.no, evidence, dockerfile
@@ -156,6 +156,12 @@ class Context:
             if image in mention.images:
                 return mention.path
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _evidence(text: str, digest: str | None) -> str:
+    """The line as kept with an event (cached: one line may name many pushes)."""
+    return other_digests_cut(mask_secrets(text), digest)[:EVIDENCE_CHARS]
 
 
 def other_digests_cut(text: str, digest: str | None) -> str:

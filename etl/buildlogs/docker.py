@@ -317,6 +317,10 @@ def script_before(ctx: Context, line: Line) -> list[str] | None:
     earlier = ctx.lookback.nearest_lines(
         ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
     )
+    # Cleaning every line is costly: first find where the script's echo starts.
+    starts = ("##[group]", SCRIPT_ECHO)
+    if not any(s in raw for raw in earlier for s in starts):
+        return None
     script: list[str] = []
     for raw in earlier:
         if "##[endgroup]" in raw or "##[section]" in raw:

@@ -19,13 +19,13 @@ from etl.buildlogs.core import Context, Tool
 from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref, echoed_after
 from etl.buildlogs.refs import Ref
 
-COMMAND_RE = re.compile(
-    r"(?:^|[\s/;&|(\"'])nerdctl"
-    # global options: "-n k8s.io", "--insecure-registry=true"
-    r"(?:\s+(?:-n|--namespace|-a|--address|-H|--host|--snapshotter|--data-root)\s+\S+"
-    r"|\s+-[\w-]+(?:=\S+)?)*"
-    r"\s+(?:image\s+)?push\s+(?P<args>.+)"
+TOOL_RE = re.compile(r"(?:^|[\s/;&|(\"'])nerdctl\s")
+# Global options that take the next word: "-n k8s.io".
+VALUE_OPTIONS = frozenset(
+    {"-n", "--namespace", "-a", "--address", "-H", "--host", "--snapshotter"}
+    | {"--data-root", "--cgroup-manager", "--cni-path", "--hosts-dir"}
 )
+MAX_GLOBAL_WORDS = 16
 OBJECT_RE = re.compile(
     r"^(?P<kind>index|manifest)-(?P<digest>sha256:[0-9a-f]{64}):\s+done\b"
 )
@@ -68,9 +68,9 @@ class Nerdctl(Tool):
 
     def feed(self, line: Line) -> None:
         text = line.text
-        if "nerdctl" in text and (m := COMMAND_RE.search(text)):
+        if "nerdctl" in text and (args := _push_args(text)) is not None:
             self._settle(None, line)
-            ref = command_ref(m.group("args"))
+            ref = command_ref(args)
             if ref is not None:
                 ambiguous = echoed_after(self.ctx, line, PROGRESS_COMMAND_RE)
                 self.upload = Upload(ref.with_tag("latest"), line, ambiguous=ambiguous)
@@ -116,3 +116,24 @@ class Nerdctl(Tool):
             line = upload.manifests[digest]
         ref = Ref(upload.ref.image, upload.ref.tag, digest)
         self.ctx.emit("nerdctl", line, ref, pushed)
+
+
+def _push_args(text: str) -> str | None:
+    """The arguments of ``nerdctl [GLOBAL OPTIONS] [image] push ARGS``."""
+    for m in TOOL_RE.finditer(text):
+        skip = False
+        for n, word in enumerate(re.finditer(r"\S+", text[m.end() :])):
+            token = word.group()
+            if n > MAX_GLOBAL_WORDS:
+                break
+            if skip:
+                skip = False
+            elif token.startswith("-"):
+                skip = "=" not in token and token in VALUE_OPTIONS
+            elif token == "image":
+                continue
+            elif token == "push":
+                return text[m.end() + word.end() :].split(";")[0]
+            else:
+                break
+    return None

@@ -23,10 +23,11 @@ PUSH_COMMAND_RE = re.compile(
 )
 # Other commands that print a reference by digest, and command lines as
 # shells trace them: output after them is theirs.
-OTHER_COMMAND_RE = re.compile(
-    r"^(?:\+ |\$ )|\bcrane\s+(?:digest|ls|manifest|config|copy|cp)\b"
-    r"|\b(?:inspect|imagetools)\b|\bskopeo\b"
+REF_PRINTING_RE = re.compile(
+    r"\bcrane\s+(?:digest|ls|manifest|config|copy|cp)\b"
+    r"|\b(?:inspect|imagetools|kubectl)\b|\bskopeo\b|\bdocker\s+images\b"
 )
+OTHER_COMMAND_RE = re.compile(r"^(?:\+ |\$ )|" + REF_PRINTING_RE.pattern)
 TAG_OPTIONS = ("-t", "--tag", "--tags", "--new_tag")
 KO_VALUE_OPTIONS = frozenset(
     {
@@ -75,6 +76,7 @@ class PrintedRef(Tool):
         super().__init__(ctx)
         self.command: tuple[str, str] | None = None
         self.printed: list[tuple[Line, Ref]] = []
+        self.unbound_no = -1  # a printed line that no command is before
 
     def feed(self, line: Line) -> None:
         text = line.text
@@ -85,8 +87,12 @@ class PrintedRef(Tool):
         if ref is None or ref.digest is None:
             self._settle()
             return
+        if line.no == self.unbound_no + 1:
+            self.unbound_no = line.no  # a listing (crane ls), not a push
+            return
         found = self.command if self.printed else self._command()
         if found is None:
+            self.unbound_no = line.no
             return
         if found != self.command:
             self._settle()
@@ -145,10 +151,27 @@ class PrintedRef(Tool):
             if PRINTED_RE.match(text):
                 continue  # another image of the same command
             if m := PUSH_COMMAND_RE.search(text):
-                return m.group("tool"), m.group("args")
+                return _after_output(earlier, (m.group("tool"), m.group("args")))
             if OTHER_COMMAND_RE.search(text):
                 return None
         return None
+
+
+def _after_output(
+    earlier: Iterator[str], command: tuple[str, str]
+) -> tuple[str, str] | None:
+    """The command, unless the line before it is another command that prints
+    references: two commands echoed in a row are a script shown before its
+    output, whose lines are then not told apart."""
+    for raw in earlier:
+        cleaned = clean_line(0, raw)
+        text = cleaned.text.removeprefix("+ ").removeprefix("$ ") if cleaned else ""
+        if not text or QUIET_SCRIPT_RE.match(text):
+            continue
+        if text.startswith("#!") or REF_PRINTING_RE.search(text):
+            return None
+        return command
+    return command
 
 
 def _only_command(script: Iterator[Line]) -> tuple[str, str] | None:

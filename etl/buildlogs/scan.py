@@ -499,7 +499,8 @@ class _BlockScanner:
 
     def _finish(self) -> list[PushEvent]:
         if self.carry:
-            self.line_start = -len(self.carry)
+            # The last line, without a newline, ends the last block read.
+            self.line_start = self.size - len(self.carry)
             self._single_line(self.carry, self.in_long_line)
         return self.parser.finish()
 

@@ -47,6 +47,7 @@ PREFIXES = [
     "\u2190[32m",
     "[33m",
 ]
+CRI = "2024-05-01T10:00:05.123456789Z stdout F "  # Kubernetes container logs
 # Names of the job that printed a log, the same on each of its lines.
 JOB_PREFIXES = [
     "",
@@ -74,6 +75,9 @@ def wrapped_log(draw: st.DrawFn) -> tuple[list[str], list[str]]:
         prefix = draw(st.sampled_from(PREFIXES))
         suffix = draw(st.sampled_from(SUFFIXES))
         wrapped.append(prefix + job + _colour_words(draw, line) + suffix)
+    # Several CI layers at once (a Jenkins agent running a TeamCity step...).
+    outer = draw(st.sampled_from(["", "[2024-05-01T10:00:05.123Z] ", CRI]))
+    wrapped = [outer + w for w in wrapped]
     return lines, wrapped
 
 

@@ -81,6 +81,16 @@ def test_log_rotated_with_copytruncate_starts_with_nul_bytes(
     ]
 
 
+def test_a_last_line_without_newline_sees_the_lines_before_it(tmp_path: Path) -> None:
+    data = "crane push app.tar ghcr.io/org/web:v3\nghcr.io/org/web@" + DIGEST
+
+    events = parse_file(write(tmp_path, data.encode()))
+
+    assert [(e.image, e.tag, e.digest) for e in events] == [
+        ("ghcr.io/org/web", "v3", DIGEST)
+    ]
+
+
 @pytest.mark.parametrize("name", ["missing.log", "."], ids=["missing", "directory"])
 def test_unopenable_path_is_a_one_line_input_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(InputError, match="cannot read the log") as err:

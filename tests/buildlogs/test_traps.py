@@ -1020,6 +1020,37 @@ TRAPS = [
         forbidden={d("1"), d("2"), d("3"), d("4")},
     ),
     Trap(
+        "printed-refs-with-other-output-between-them",
+        f"""
+        #!/bin/bash -eo pipefail
+        crane digest --full-ref cgr.dev/chainguard/static:latest
+        ko build --bare --tags 1.4.0 ./cmd/app
+        cgr.dev/chainguard/static@{d("1")}
+        2024/05/01 10:00:01 Building github.com/acme/app for linux/amd64
+        ghcr.io/acme/app@{d("2")}
+        + export KO_DOCKER_REPO=ghcr.io/acme
+        + ko build --bare ./cmd/web
+        ghcr.io/acme/web@{d("a")}
+        """,
+        {("ghcr.io/acme/web", "latest", d("a"))},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
+        "job-names-of-any-shape",
+        f"""
+        [Build & Push] #31 pushing manifest for ghcr.io/contoso/web:1.0@{d("a")} 0.4s done
+        [build #2] #32 pushing manifest for ghcr.io/contoso/api:1.0@{d("b")} 0.4s done
+        [1-build] + docker push ghcr.io/contoso/db:1
+        [1-build] The push refers to repository [ghcr.io/contoso/db]
+        [1-build] denied: requested access to the resource is denied
+        """,  # noqa: E501
+        {
+            ("ghcr.io/contoso/web", "1.0", d("a")),
+            ("ghcr.io/contoso/api", "1.0", d("b")),
+        },
+        failed={("ghcr.io/contoso/db", "1")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
