@@ -318,8 +318,7 @@ def script_before(ctx: Context, line: Line) -> list[str] | None:
         ("",), SCRIPT_LOOKBACK_BYTES, SCRIPT_LOOKBACK_LINES
     )
     # Cleaning every line is costly: first find where the script's echo starts.
-    starts = ("##[group]", SCRIPT_ECHO)
-    if not any(s in raw for raw in earlier for s in starts):
+    if not any("##[group]" in raw or SCRIPT_ECHO in raw for raw in earlier):
         return None
     script: list[str] = []
     for raw in earlier:

@@ -161,11 +161,12 @@ class RecentLines:
     ) -> list[str]:
         found: list[str] = []
         seen = 0
+        every = "" in needles
         for line in reversed(self.lines):
             seen += len(line) + 1
             if seen > max_bytes or len(found) >= limit:
                 break
-            if any(n in line for n in needles):
+            if every or any(n in line for n in needles):
                 found.append(line)
         return found
 
