@@ -224,7 +224,7 @@ class ContainersImage(Tool):
         if "ush" in text and self._push_line(line, text):
             return
         if self.copy is None:
-            if text.startswith("Copying blob") and not line.debug:
+            if text.startswith(("Copying blob", "Copying config")) and not line.debug:
                 self._from_skopeo_command(line)
             return
         if self.copy.announced and self._openshift_line(line, text):

@@ -65,6 +65,10 @@ NEEDLES = (
 B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
+# Needles around a "fi": a Dockerfile path, and the config a containers/image
+# copy (skopeo, podman) writes, which names no digest in newer releases.
+FI_NEEDLES = (DOCKERFILE_NEEDLE, "Copying config")
+B_FI_NEEDLES = tuple(n.encode() for n in FI_NEEDLES)
 # A colour code that hides a needle sits between its words: it ends right
 # before the "sh" (or before the space before it), or is inside "sha256:".
 # Every escape and residue holds ESC or "[", at most NEAR_BEFORE bytes before
@@ -106,7 +110,7 @@ def is_candidate(line: str) -> bool:
 
 
 def _has_needle(line: str) -> bool:
-    return NEEDLES_RE.search(line) is not None or DOCKERFILE_NEEDLE in line
+    return NEEDLES_RE.search(line) is not None or any(n in line for n in FI_NEEDLES)
 
 
 def _escape_near_sh(line: str) -> bool:
@@ -368,18 +372,22 @@ def _pair_positions(
     return np.flatnonzero(found)
 
 
-def _dockerfile_hits(arr: np.ndarray, fi: np.ndarray, start: int) -> list[int]:
-    """Where ``erfile`` starts in arr (a block at start in the buffer), given
-    where its rare middle "fi" does.
+def _fi_hits(arr: np.ndarray, fi: np.ndarray, start: int) -> list[int]:
+    """Where a needle of FI_NEEDLES starts in arr (a block at start in the
+    buffer), given where its rare "fi" does.
 
     A byte search for a needle of common letters steps through a block a few
     bytes at a time; numpy checks the letters around each "fi" at once.
     """
-    fi = fi[(fi >= 2) & (fi + 4 <= arr.size)]
-    for i, byte in enumerate(B_DOCKERFILE_NEEDLE):
-        if not 2 <= i < 4:
-            fi = fi[arr[fi + i - 2] == byte]
-    return (fi - 2 + start).tolist()
+    hits: list[int] = []
+    for needle in B_FI_NEEDLES:
+        at = needle.index(b"fi")
+        found = fi[(fi >= at) & (fi + len(needle) - at <= arr.size)]
+        for i, byte in enumerate(needle):
+            if not at <= i < at + 2:
+                found = found[arr[found + i - at] == byte]
+        hits += (found - at + start).tolist()
+    return hits
 
 
 def _near_escape(arr: np.ndarray, sh: np.ndarray) -> np.ndarray:
@@ -543,7 +551,7 @@ class _BlockScanner:
         # A needle hit is a candidate line; an escape near an "sh" makes a
         # line to test when clean.
         hits = [(pos, False) for pos in self._needle_hits(arr, sh, start, end)]
-        hits += [(pos, False) for pos in _dockerfile_hits(arr, pairs[~is_sh], start)]
+        hits += [(pos, False) for pos in _fi_hits(arr, pairs[~is_sh], start)]
         hits += [(pos, True) for pos in (sh[_near_escape(arr, sh)] + start).tolist()]
         hits.sort()
         lines_at_end = self.line_no + int(np.count_nonzero(newline))

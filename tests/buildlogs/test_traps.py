@@ -1051,6 +1051,33 @@ TRAPS = [
         failed={("ghcr.io/contoso/db", "1")},
     ),
     Trap(
+        "skopeo-copy-with-short-blob-ids",
+        f"""
+        $ skopeo copy docker://docker.io/library/nginx:1.25 docker://registry.example.com/mirror/nginx:1.25
+        Getting image source signatures
+        Copying blob 2176639d844b done
+        Copying blob 121319d3ac51 skipped: already exists
+        Copying config 3333333333 done
+        Writing manifest to image destination
+        Storing signatures
+        $ skopeo copy --all docker://docker.io/library/redis:7 docker://registry.example.com/mirror/redis:7
+        Getting image list signatures
+        Copying 2 images generated from 2 images in list
+        Copying image {d("1")} (1/2)
+        Getting image source signatures
+        Copying blob 2176639d844b done
+        Copying config 4444444444 done
+        Writing manifest to image destination
+        Copying image {d("2")} (2/2)
+        Getting image source signatures
+        Copying blob 5555555555aa done
+        FATA[0036] writing blob: uploading layer chunked: received unexpected HTTP status: 500
+        """,  # noqa: E501
+        {("registry.example.com/mirror/nginx", "1.25", None)},
+        failed={("registry.example.com/mirror/redis", "7")},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
