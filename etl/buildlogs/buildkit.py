@@ -46,6 +46,8 @@ FAILED_COMMIT_RE = re.compile(
 )
 SOLVE_FAILED_RE = re.compile(r"(?i)\bfailed to solve\b")
 PENDING_LINES = 1_000
+# A GitHub job cancelled, as its runner prints it when the step's log ends.
+CANCELED = "Error: The operation was canceled"
 RELATED_LINES = 20
 MAX_VERTICES = 64
 TTY_VERTEX = "tty"
@@ -109,7 +111,7 @@ class BuildKit(Tool):
                 self._failed_push(line, text)
             if self.busy and SOLVE_FAILED_RE.search(text):
                 self._fail_all(line)
-        elif line.marker == "error" and self.busy:
+        elif self.busy and (line.marker == "error" or text.startswith(CANCELED)):
             # The job ended (cancelled, timed out) with pushes still running.
             self._settle_open(line)
         if self.busy:
@@ -258,7 +260,9 @@ class BuildKit(Tool):
 
     def _failed_push(self, line: Line, text: str) -> None:
         m = FAILED_PUSH_RE.search(text + " ")
-        ref = parse_image_ref(m.group("ref")) if m else None
+        # BuildKit names the full reference; "failed to push manifest:" of
+        # other tools names none.
+        ref = parse_image_ref(m.group("ref")) if m and "/" in m.group("ref") else None
         if ref is None:
             return
         for vertex in self.vertices.values():

@@ -45,7 +45,8 @@ ERROR_RE = re.compile(
     r"(?i)^(?:error\b|errors:|unauthorized|denied|forbidden|unsupported"
     r"|manifest (?:invalid|unknown|blob unknown)|blob (?:upload )?(?:unknown|invalid)"
     r"|name (?:unknown|invalid)|tag invalid|toomanyrequests|unknown:"
-    r"|received unexpected HTTP status|error parsing HTTP|EOF$|net/http:|dial tcp"
+    r"|received unexpected HTTP status|received HTTP code|error parsing HTTP|EOF$"
+    r"|net/http:|dial tcp"
     r"|(?:get|head|put|patch|post) \"?https?://|an image does not exist locally"
     r"|tag does not exist|failed\b|no basic auth"
     r"|requested access to the resource is denied"
@@ -84,6 +85,8 @@ SCRIPT_COMMAND_RE = re.compile(
     r"^(?:sudo\s+)?(?:docker|crane|az|aws|gcloud|oras|skopeo|podman|buildah|echo"
     r"|printf|cat|jq|curl|regctl)\s"
 )
+# The docker CLI refusing a manifest list, echoed command or not.
+PUT_FAILED_RE = re.compile(r"failed to put manifest (?P<ref>\S+?):\s")
 MANIFEST_CREATE_RE = re.compile(r"\bmanifest\s+create\b")
 # The output of ``docker manifest create`` or of the push itself, right before
 # the list's digest.
@@ -371,6 +374,9 @@ class DockerManifestPush(Tool):
 
     def feed(self, line: Line) -> None:
         text = line.text
+        if "failed to put manifest" in text and (m := PUT_FAILED_RE.search(text)):
+            self._put_failed(line, m.group("ref"))
+            return
         if "manifest" in text and "ush" in text:
             m = MANIFEST_RE.search(text)
             if m:
@@ -409,6 +415,15 @@ class DockerManifestPush(Tool):
             self._place_in_script(self.pending)
             self.previous = ""
             self.busy = True
+
+    def _put_failed(self, line: Line, ref_text: str) -> None:
+        ref = parse_image_ref(ref_text)
+        if ref is None:
+            return
+        if self.pending is not None and self.pending.ref.image == ref.image:
+            self._end(line, self.pending.ref, False)
+        else:
+            self.ctx.emit("docker-manifest", line, ref.with_tag("latest"), False)
 
     def _place_in_script(self, push: ManifestPush) -> None:
         """Where the other commands of an echoed script leave the push's digest."""

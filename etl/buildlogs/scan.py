@@ -66,8 +66,9 @@ B_NEEDLES_RE = re.compile(NEEDLES.encode())
 NEEDLES_RE = re.compile(NEEDLES)
 B_DOCKERFILE_NEEDLE = DOCKERFILE_NEEDLE.encode()
 # Needles around a "fi": a Dockerfile path, and the config a containers/image
-# copy (skopeo, podman) writes, which names no digest in newer releases.
-FI_NEEDLES = (DOCKERFILE_NEEDLE, "Copying config")
+# copy (skopeo, podman) writes ("Copying config ..."), which names no digest in
+# newer releases.
+FI_NEEDLES = (DOCKERFILE_NEEDLE, "config")
 B_FI_NEEDLES = tuple(n.encode() for n in FI_NEEDLES)
 # A colour code that hides a needle sits between its words: it ends right
 # before the "sh" (or before the space before it), or is inside "sha256:".

@@ -1078,6 +1078,26 @@ TRAPS = [
         forbidden={d("1"), d("2")},
     ),
     Trap(
+        "failures-in-older-and-wrapper-wordings",
+        f"""
+        failed to put manifest docker.io/andig/gravo:v0.2.0: errors:
+        denied: requested access to the resource is denied
+        Error: failed to push manifest: &{{/usr/local/bin/docker [docker manifest push andig/gravo:v0.2.0] <nil> failed to put manifest docker.io/andig/gravo:v0.2.0: errors:
+        The push refers to a repository [nodeos/nodeos] (len: 1)
+        2014/01/19 22:35:03 Received HTTP code 500 while uploading layer: <!DOCTYPE HTML PUBLIC>
+        #39 pushing manifest for example.azurecr.io/test-docker-action:e2e@{d("a")}
+        #39 149.0 error: failed commit on ref "manifest-{d("a")}": unexpected status: 500 Internal Server Error
+        #39 149.0 retrying in 1s
+        Error: The operation was canceled.
+        """,  # noqa: E501
+        set(),
+        failed={
+            ("docker.io/andig/gravo", "v0.2.0"),
+            ("docker.io/nodeos/nodeos", None),
+            ("example.azurecr.io/test-docker-action", "e2e"),
+        },
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
