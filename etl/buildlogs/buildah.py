@@ -59,16 +59,23 @@ BUILD_STEPS = ("STEP ", "COMMIT ")
 BUILD_ENDS = ("Successfully tagged ",)
 BARE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 SHELL_END_RE = re.compile(r"\d*[<>]|&|\||;|#")
-SUCCESS_RE = re.compile(r"\bSuccessfully pushed (?!image:|\")(?P<ref>\S+)")
+SUCCESS_RE = re.compile(
+    r"\bSuccessfully pushed (?:(?:podman|docker) image )?(?!image:|\")(?P<ref>\S+)"
+)
 QUOTED_SUCCESS_RE = re.compile(
     r"\bSuccessfully pushed \"[^\"]+\" to \"(?P<ref>[^\"]+)\""
 )
 BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-OPENSHIFT_PUSHING_RE = re.compile(r"^Pushing image (?P<ref>\S+) \.\.\.")
-OPENSHIFT_RETRY = "Warning: Push failed"
+# Builders of OpenShift 3 say "Pushing REF image ...".
+OPENSHIFT_PUSHING_RE = re.compile(
+    r"^Pushing (?:image (?P<ref>\S+)|(?P<s2i_ref>\S+) image) \.\.\."
+)
+OPENSHIFT_RETRY_RE = re.compile(
+    r"^Warning: Push failed|^push for image \S+ failed, will retry"
+)
 OPENSHIFT_DONE = "Push successful"
 PULLING = "Trying to pull "
-ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b|FATA\[)")
+ERROR_RE = re.compile(r"(?i)^(?:error\b|Error:|fatal\b|FATA\[|failed to push image\b)")
 WRITING = "Writing manifest"
 WRITING_LIST = "Writing manifest list"
 # A push of a list with its images (--all): each image's manifest is written
@@ -269,7 +276,7 @@ class ContainersImage(Tool):
     def _openshift_line(self, line: Line, text: str) -> bool:
         """Retries and the final word of an OpenShift build's push."""
         assert self.copy is not None
-        if text.startswith(OPENSHIFT_RETRY):
+        if OPENSHIFT_RETRY_RE.match(text):
             self.copy.success, self.copy.writing = None, None
         elif text.startswith(OPENSHIFT_DONE):
             line, ref = self.copy.success or (line, self.copy.ref)
@@ -295,10 +302,9 @@ class ContainersImage(Tool):
             if m := SUCCESS_RE.search(text):
                 self._success(line, parse_image_ref(m.group("ref")))
                 return True
-        if text.startswith("Pushing image ") and (
-            m := OPENSHIFT_PUSHING_RE.match(text)
-        ):
-            self._start(line, parse_image_ref(m.group("ref")), "buildah")
+        if text.startswith("Pushing ") and (m := OPENSHIFT_PUSHING_RE.match(text)):
+            ref_text = m.group("ref") or m.group("s2i_ref")
+            self._start(line, parse_image_ref(ref_text), "buildah")
             if self.copy is not None:
                 self.copy.announced = True
             return True

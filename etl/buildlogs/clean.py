@@ -35,6 +35,7 @@ PREFIX_RE = re.compile(
     r"(?:\s[0-9a-f]{2}[OE](?:\+|\s|$)|\s(?:stdout|stderr)\s[FP](?:\s|$)|\s|$)"
     r"|\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]"
     r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?:\s|$)"  # Go log package
+    r"|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\]\s"  # klog (OpenShift)
     # A clock; TeamCity adds a status ("[10:21:33]W:\t", "[10:21:33] :\t").
     r"|\[?\d{1,2}:\d\d:\d\d(?:[.,]\d+)?\]?(?: ?[A-Za-z]?:)?\s"
     r"|(?P<step>Step #\d+(?: - \"[^\"]*\")?:)"  # Cloud Build

@@ -1098,6 +1098,19 @@ TRAPS = [
         },
     ),
     Trap(
+        "openshift-3-source-builds-and-wrapper-messages",
+        """
+        I0728 12:11:49.102111       1 sti.go:149] Pushing 172.30.160.216:5000/dst/cakephp:latest image ...
+        E0728 12:27:30.412386       1 dockerutil.go:50] push for image 172.30.160.216:5000/dst/cakephp:latest failed, will retry in 10s ...
+        E0728 12:27:40.412386       1 dockerutil.go:50] push for image 172.30.160.216:5000/dst/cakephp:latest failed, will retry in 10s ...
+        2015-04-24T18:34:30.405994381Z I0424 14:34:30.405210       1 sti.go:78] Pushing 172.30.17.52:5000/sinatra/sinatra-example image ...
+        2015-04-24T18:34:30.410324691Z E0424 14:34:30.410021       1 sti.go:80] Failed to push image: API error (500): connection reset by peer
+        [INFO] [io.quarkus.container.image.docker.common.deployment.CommonProcessor] Successfully pushed podman image gitea.example.com:8443/team/app:1.0.0-SNAPSHOT
+        """,  # noqa: E501
+        {("gitea.example.com:8443/team/app", "1.0.0-SNAPSHOT", None)},
+        failed={("172.30.17.52:5000/sinatra/sinatra-example", "latest")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
