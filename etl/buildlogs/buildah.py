@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from etl.buildlogs.clean import Line, clean_line
-from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.core import Context, Tool, subcommand_args
 from etl.buildlogs.refs import Ref, parse_image_ref
 
 TOOL_RE = re.compile(r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah|skopeo)\s")
@@ -54,7 +54,6 @@ GLOBAL_VALUE_OPTIONS = frozenset(
         "--user-agent-prefix",
     }
 )
-MAX_GLOBAL_WORDS = 16
 BUILD_STEPS = ("STEP ", "COMMIT ")
 BUILD_ENDS = ("Successfully tagged ",)
 BARE_ID_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -178,21 +177,12 @@ def command(text: str) -> tuple[str, str] | None:
     ``skopeo copy`` on a command line, global options before it skipped."""
     for m in TOOL_RE.finditer(text):
         tool = m.group("tool")
-        skip = False
-        for n, word in enumerate(re.finditer(r"\S+", text[m.end() :])):
-            token = word.group()
-            if n > MAX_GLOBAL_WORDS:
-                break
-            if skip:
-                skip = False
-            elif token.startswith("-"):
-                skip = token in GLOBAL_VALUE_OPTIONS
-            elif token in ("manifest", "image") and tool != "skopeo":
-                continue  # podman manifest push, podman image push
-            elif token == SUBCOMMANDS[tool]:
-                return tool, text[m.end() + word.end() :]
-            else:
-                break
+        groups = () if tool == "skopeo" else ("manifest", "image")
+        args = subcommand_args(
+            text[m.end() :], SUBCOMMANDS[tool], GLOBAL_VALUE_OPTIONS, groups
+        )
+        if args is not None:
+            return tool, args
     return None
 
 

@@ -164,6 +164,31 @@ def _evidence(text: str, digest: str | None) -> str:
     return other_digests_cut(mask_secrets(text), digest)[:EVIDENCE_CHARS]
 
 
+MAX_GLOBAL_WORDS = 16
+
+
+def subcommand_args(
+    rest: str, subcommand: str, value_options: frozenset[str], groups: tuple[str, ...]
+) -> str | None:
+    """What follows ``subcommand`` in rest, the words after a tool's name:
+    global options before it are skipped (those in value_options with their
+    value), and so are group words (``image`` of ``podman image push``)."""
+    skip = False
+    for n, word in enumerate(re.finditer(r"\S+", rest)):
+        token = word.group()
+        if n > MAX_GLOBAL_WORDS:
+            break
+        if skip:
+            skip = False
+        elif token.startswith("-"):
+            skip = "=" not in token and token in value_options
+        elif token == subcommand:
+            return rest[word.end() :]
+        elif token not in groups:
+            break
+    return None
+
+
 def other_digests_cut(text: str, digest: str | None) -> str:
     """The text with every full digest but the event's own abbreviated: a layer
     or base digest in an error line must not read as this image's."""

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from etl.buildlogs.clean import Line
-from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.core import Context, Tool, subcommand_args
 from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref, echoed_after
 from etl.buildlogs.refs import Ref
 
@@ -25,7 +25,7 @@ VALUE_OPTIONS = frozenset(
     {"-n", "--namespace", "-a", "--address", "-H", "--host", "--snapshotter"}
     | {"--data-root", "--cgroup-manager", "--cni-path", "--hosts-dir"}
 )
-MAX_GLOBAL_WORDS = 16
+
 OBJECT_RE = re.compile(
     r"^(?P<kind>index|manifest)-(?P<digest>sha256:[0-9a-f]{64}):\s+done\b"
 )
@@ -121,19 +121,7 @@ class Nerdctl(Tool):
 def _push_args(text: str) -> str | None:
     """The arguments of ``nerdctl [GLOBAL OPTIONS] [image] push ARGS``."""
     for m in TOOL_RE.finditer(text):
-        skip = False
-        for n, word in enumerate(re.finditer(r"\S+", text[m.end() :])):
-            token = word.group()
-            if n > MAX_GLOBAL_WORDS:
-                break
-            if skip:
-                skip = False
-            elif token.startswith("-"):
-                skip = "=" not in token and token in VALUE_OPTIONS
-            elif token == "image":
-                continue
-            elif token == "push":
-                return text[m.end() + word.end() :].split(";")[0]
-            else:
-                break
+        args = subcommand_args(text[m.end() :], "push", VALUE_OPTIONS, ("image",))
+        if args is not None:
+            return args.split(";")[0]
     return None
