@@ -221,8 +221,13 @@ class ContainersImage(Tool):
         if "ush" in text and self._push_line(line, text):
             return
         if self.copy is None:
-            if text.startswith(("Copying blob", "Copying config")) and not line.debug:
+            if line.debug:
+                return
+            if text.startswith(("Copying blob", "Copying config")):
                 self._from_skopeo_command(line)
+            elif text.startswith("FATA[") and self._from_skopeo_command(line):
+                # A copy that failed before it named a config or a full blob.
+                self._end(line, False)
             return
         if self.copy.announced and self._openshift_line(line, text):
             return
@@ -333,17 +338,20 @@ class ContainersImage(Tool):
             ref, success = Ref(ref.image, ref.tag, text), line
         self.ctx.emit("podman", success, ref, True)
 
-    def _from_skopeo_command(self, line: Line) -> None:
+    def _from_skopeo_command(self, line: Line) -> bool:
+        """Start the copy of the nearest ``skopeo copy`` before line, unless its
+        copy was read already; whether one started."""
         found = self.ctx.lookback.nearest_lines(("skopeo",), SKOPEO_LOOKBACK_BYTES, 1)
         cleaned = clean_line(0, found[0]) if found else None
         echoed = cleaned.text if cleaned else None
         if echoed is None or echoed == self.skopeo_command:
-            return  # no copy command, or its copy was already read (now a pull)
+            return False  # no copy command, or its copy was already read (a pull)
         self.skopeo_command = echoed
         copy_command = command(echoed)
         if copy_command and copy_command[0] == "skopeo":
             target = destination(copy_command[1], "skopeo")
             self._start(line, target, "skopeo", echoed)
+        return self.copy is not None
 
     def _start(self, line: Line, ref: Ref | None, tool: str, command: str = "") -> None:
         if self.copy is not None:

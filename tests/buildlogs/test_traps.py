@@ -1111,6 +1111,20 @@ TRAPS = [
         failed={("172.30.17.52:5000/sinatra/sinatra-example", "latest")},
     ),
     Trap(
+        "skopeo-copy-failing-before-its-config",
+        f"""
+        $ skopeo copy docker://nexus.example.com:5550/svc:1 docker://registry.example.com:5500/svc:1
+        Getting image source signatures
+        Copying blob 121319d3ac51 skipped: already exists
+        FATA[0036] trying to reuse blob {d("1")} at destination: pinging container registry: 500 (Internal Server Error)
+        $ skopeo inspect docker://registry.example.com:5500/svc:1
+        FATA[0001] Error parsing image name: reading manifest 1 in registry.example.com:5500/svc: manifest unknown, blob {d("2")}
+        """,  # noqa: E501
+        set(),
+        failed={("registry.example.com:5500/svc", "1")},
+        forbidden={d("1"), d("2")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
