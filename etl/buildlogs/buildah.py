@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from etl.buildlogs.clean import Line, clean_line
 from etl.buildlogs.core import Context, Tool, subcommand_args
-from etl.buildlogs.refs import Ref, parse_image_ref
+from etl.buildlogs.refs import BARE_DIGEST_RE, Ref, parse_image_ref
 
 TOOL_RE = re.compile(r"(?:^|[\s/;&|(\"'])(?P<tool>podman|buildah|skopeo)\s")
 SUBCOMMANDS = {"podman": "push", "buildah": "push", "skopeo": "copy"}
@@ -64,7 +64,6 @@ SUCCESS_RE = re.compile(
 QUOTED_SUCCESS_RE = re.compile(
     r"\bSuccessfully pushed \"[^\"]+\" to \"(?P<ref>[^\"]+)\""
 )
-BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Builders of OpenShift 3 say "Pushing REF image ...".
 OPENSHIFT_PUSHING_RE = re.compile(
     r"^Pushing (?:image (?P<ref>\S+)|(?P<s2i_ref>\S+) image) \.\.\."

@@ -67,6 +67,11 @@ class Line:
     # The job, service or build step a merged log says printed the line.
     stream: str | None = None
 
+    def in_job(self, stream: str | None) -> bool:
+        """Whether what stream printed can belong with this line: the same job,
+        or a line no job was named for."""
+        return stream is None or stream == self.stream
+
     @property
     def debug(self) -> bool:
         return self.marker == "debug"

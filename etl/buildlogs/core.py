@@ -23,6 +23,10 @@ from etl.normalize import mask_secrets
 
 logger = logging.getLogger(__name__)
 
+# A command as a shell traces it (set -x) or a CI system echoes it as it runs.
+XTRACE = ("+ ", "$ ")
+# Azure Pipelines' script tasks echo the whole script under this line.
+SCRIPT_ECHO = "Script contents:"
 MAX_ANNOUNCED = 64
 ANNOUNCED_LINES = 20_000
 MAX_MENTIONS = 64
@@ -99,7 +103,7 @@ class Context:
     def claim(self, image: str, line: Line) -> Announcement | None:
         """The latest unclaimed announcement of image by line's job, now claimed."""
         for a in reversed(self.announced):
-            if a.stream is not None and a.stream != line.stream:
+            if not line.in_job(a.stream):
                 continue
             if a.ref.image == image and not a.claimed:
                 a.claimed = True
@@ -116,7 +120,7 @@ class Context:
         for a in reversed(self.announced):
             if line.no - a.line_no > ANNOUNCED_LINES:
                 return None
-            if a.stream is not None and a.stream != line.stream:
+            if not line.in_job(a.stream):
                 continue
             if a.ref.tag == tag and (claimed or not a.claimed):
                 return a

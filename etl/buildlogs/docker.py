@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 
 from etl.buildlogs.clean import Line, clean_line
-from etl.buildlogs.core import Context, Tool
-from etl.buildlogs.refs import Ref, full_digest, parse_image_ref
+from etl.buildlogs.core import SCRIPT_ECHO, XTRACE, Context, Tool
+from etl.buildlogs.refs import BARE_DIGEST_RE, Ref, full_digest, parse_image_ref
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,6 @@ MAX_SESSIONS = 64
 MANIFEST_RE = re.compile(
     r"(?:^|[\s/;&|(\"'])docker(?:\.exe)?[\"']?\s+manifest\s+push\s+(?P<args>.+)"
 )
-BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 MANIFEST_ERROR_RE = re.compile(
     r"(?i)^(?:error|errors:|failed to|manifest|unauthorized|denied|no such manifest)"
 )
@@ -91,9 +90,6 @@ MANIFEST_CREATE_RE = re.compile(r"\bmanifest\s+create\b")
 # The output of ``docker manifest create`` or of the push itself, right before
 # the list's digest.
 LIST_OUTPUT = ("Created manifest list ", "Pushed ref ")
-XTRACE = ("+ ", "$ ")
-# Azure Pipelines' script tasks echo the script under this line.
-SCRIPT_ECHO = "Script contents:"
 SCRIPT_LOOKBACK_BYTES = 8192
 SCRIPT_LOOKBACK_LINES = 64
 
@@ -253,8 +249,7 @@ class DockerPush(Tool):
     def _open_sessions(self, line: Line) -> list[Session]:
         """The open pushes, without those of other jobs when a merged log of
         parallel jobs names the line's."""
-        streams = (line.stream, None)
-        return [s for s in self.sessions if not s.done and s.start.stream in streams]
+        return [s for s in self.sessions if not s.done and line.in_job(s.start.stream)]
 
     def _session_for(self, image: str) -> Session | None:
         for session in reversed(self.sessions):
@@ -265,8 +260,7 @@ class DockerPush(Tool):
     def _last_untagged(self, line: Line) -> Session | None:
         """``docker push -a`` prints a digest line per tag: the latest push of
         the line's job, if it named no tag."""
-        streams = (line.stream, None)
-        same_job = [s for s in self.sessions if s.start.stream in streams]
+        same_job = [s for s in self.sessions if line.in_job(s.start.stream)]
         last = same_job[-1] if same_job else None
         return last if last is not None and last.tag is None else None
 

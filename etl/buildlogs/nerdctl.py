@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 from etl.buildlogs.clean import Line
-from etl.buildlogs.core import Context, Tool, subcommand_args
-from etl.buildlogs.docker import ERROR_RE, XTRACE, command_ref, echoed_after
+from etl.buildlogs.core import XTRACE, Context, Tool, subcommand_args
+from etl.buildlogs.docker import ERROR_RE, command_ref, echoed_after
 from etl.buildlogs.refs import Ref
 
 TOOL_RE = re.compile(r"(?:^|[\s/;&|(\"'])nerdctl\s")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from etl.buildlogs.clean import Line, clean_line
-from etl.buildlogs.core import Context, Tool
+from etl.buildlogs.core import SCRIPT_ECHO, XTRACE, Context, Tool
 from etl.buildlogs.refs import Ref, parse_image_ref
 
 PRINTED_RE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
@@ -27,7 +27,9 @@ REF_PRINTING_RE = re.compile(
     r"\bcrane\s+(?:digest|ls|manifest|config|copy|cp)\b"
     r"|\b(?:inspect|imagetools|kubectl)\b|\bskopeo\b|\bdocker\s+images\b"
 )
-OTHER_COMMAND_RE = re.compile(r"^(?:\+ |\$ )|" + REF_PRINTING_RE.pattern)
+OTHER_COMMAND_RE = re.compile(
+    "|".join(f"^{re.escape(t)}" for t in XTRACE) + "|" + REF_PRINTING_RE.pattern
+)
 TAG_OPTIONS = ("-t", "--tag", "--tags", "--new_tag")
 KO_VALUE_OPTIONS = frozenset(
     {
@@ -54,7 +56,6 @@ NO_PUSH_OPTIONS_RE = re.compile(
 # Where an echoed script ends and its output starts (GitHub, Azure Pipelines),
 # and where Azure's starts.
 ECHO_ENDS_RE = re.compile(r"##\[endgroup\]|Starting Command Output")
-SCRIPT_ECHO = "Script contents:"
 # Script lines that print nothing: comments, shell settings, the runner's
 # "shell:" and "env:" lines and the variables under them.
 QUIET_SCRIPT_RE = re.compile(
@@ -165,13 +166,19 @@ def _after_output(
     output, whose lines are then not told apart."""
     for raw in earlier:
         cleaned = clean_line(0, raw)
-        text = cleaned.text.removeprefix("+ ").removeprefix("$ ") if cleaned else ""
+        text = _untraced(cleaned.text) if cleaned else ""
         if not text or QUIET_SCRIPT_RE.match(text):
             continue
         if text.startswith("#!") or REF_PRINTING_RE.search(text):
             return None
         return command
     return command
+
+
+def _untraced(text: str) -> str:
+    for trace in XTRACE:
+        text = text.removeprefix(trace)
+    return text
 
 
 def _only_command(script: Iterator[Line]) -> tuple[str, str] | None:

@@ -15,6 +15,8 @@ from etl.normalize import parse_ref
 
 FULL_DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})(?![0-9A-Za-z])")
 DIGEST_TOKEN_RE = re.compile(r"sha256:[0-9a-fA-F]*")
+# A digest printed alone on a line (a manifest list's, push-to-registry's).
+BARE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 COSIGN_TAG_RE = re.compile(r"^sha256-[0-9a-fA-F]{64}\.(?:sig|att|sbom)$")
 # A secret in a tag is masked: ``***`` or ``***.0``.
 TAG_RE = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$")
