@@ -48,9 +48,10 @@ PREFIX_RE = re.compile(
     r"|\[(?!(?i:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|NOTICE|SUCCESS)\])"
     r"(?P<job>[^\s\[\]|=<>+-][^\[\]|]{0,99})\]\s+(?:\|\s+)?"
 )
-ERROR_LEVEL_RE = re.compile(
-    r'^(?:time="[^"]*"\s+level=(?:error|fatal|panic)\b|\{.*"level"\s*:\s*"(?:error|fatal|panic)")'
-)
+# Levels that make a structured line an error, its wrapper dropped.
+ERROR_LEVELS = "error|fatal|panic"
+LOGRUS_ERROR_RE = re.compile(rf'^time="[^"]*"\s+level=(?:{ERROR_LEVELS})\b')
+JSON_ERROR_RE = re.compile(rf'"level"\s*:\s*"(?:{ERROR_LEVELS})"')
 LOGRUS_RE = re.compile(r'^time="[^"]*"\s+level=\w+\s+msg=("(?:[^"\\]|\\.)*")')
 JSON_MSG_RE = re.compile(r'"(?:msg|message|log)"\s*:\s*("(?:[^"\\]|\\.)*")')
 MAX_PREFIXES = 24
@@ -89,9 +90,10 @@ def clean_line(no: int, raw: str) -> Line | None:
     else:
         text = strip_escapes(text)
     text, marker, cloud_build, stream = _strip_prefixes(text)
-    if ERROR_LEVEL_RE.match(text):
-        marker = marker or "error"  # logrus' level, dropped with the wrapper
-    text = _unwrap_structured(text).rstrip()
+    text, error_level = _unwrap_structured(text)
+    text = text.rstrip()
+    if error_level:
+        marker = marker or "error"
     if not text:
         return None
     return Line(no, text, marker, cloud_build, stream)
@@ -121,17 +123,20 @@ def _strip_prefixes(text: str) -> tuple[str, str | None, bool, str | None]:
     return text, marker, cloud_build, stream
 
 
-def _unwrap_structured(text: str) -> str:
-    """The message of a logrus text or JSON log line (kaniko ``--log-format``)."""
+def _unwrap_structured(text: str) -> tuple[str, bool]:
+    """The message of a logrus text or JSON log line (kaniko ``--log-format``),
+    and whether its level is an error."""
     if text.startswith("time="):
         m = LOGRUS_RE.match(text)
+        error = LOGRUS_ERROR_RE.match(text) is not None
     elif text.startswith("{"):
         m = JSON_MSG_RE.search(text)
+        error = JSON_ERROR_RE.search(text) is not None
     else:
-        return text
+        return text, False
     if not m:
-        return text
+        return text, error
     try:
-        return str(json.loads(m.group(1)))
+        return str(json.loads(m.group(1))), error
     except ValueError:
-        return text
+        return text, error

@@ -1125,6 +1125,21 @@ TRAPS = [
         forbidden={d("1"), d("2")},
     ),
     Trap(
+        "structured-error-levels-fail-the-copy",
+        """
+        $ skopeo copy docker://docker.io/library/nginx:1.25 docker://ghcr.io/acme/nginx:1.25
+        Copying config 3333333333 done
+        Writing manifest to image destination
+        time="2024-05-01T10:00:00Z" level=fatal msg="writing manifest: received unexpected HTTP status: 500"
+        $ skopeo copy docker://docker.io/library/redis:7 docker://ghcr.io/acme/redis:7
+        Copying config 4444444444 done
+        Writing manifest to image destination
+        {"level":"error","msg":"writing manifest: unauthorized","time":"2024-05-01T10:00:01Z"}
+        """,  # noqa: E501
+        set(),
+        failed={("ghcr.io/acme/nginx", "1.25"), ("ghcr.io/acme/redis", "7")},
+    ),
+    Trap(
         "podman-push-echoed-before-the-build-then-denied",
         f"""
         2024-01-01T12:00:00.0000000Z podman build -t ghcr.io/x/y:1 .
