@@ -463,20 +463,19 @@ class DockerQuietPush(Tool):
         ref, start = self.pending
         printed = parse_image_ref(text) if " " not in text else None
         if printed is not None and (printed.image, printed.tag) == (ref.image, ref.tag):
-            self.pending = (ref, line)
-            self._settle(True)
+            self._settle(True, line)
         elif line.marker == "error" or ERROR_RE.match(text):
-            self.pending = (ref, line)
-            self._settle(False)
+            self._settle(False, line)
         elif text.startswith(XTRACE) or line.no - start.no > QUIET_LINES:
             self._settle(None)
 
     def finish(self) -> None:
         self._settle(None)
 
-    def _settle(self, pushed: bool | None) -> None:
+    def _settle(self, pushed: bool | None, line: Line | None = None) -> None:
+        """End the pending push, at line or else at its command."""
         if self.pending is not None:
-            ref, line = self.pending
-            self.ctx.emit("docker", line, ref, pushed)
+            ref, start = self.pending
+            self.ctx.emit("docker", line or start, ref, pushed)
         self.pending = None
         self.busy = False
