@@ -17,6 +17,7 @@ open for a few lines: a ``failed commit on ref "manifest-sha256:D"`` or an
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from etl.buildlogs.clean import Line
@@ -228,22 +229,35 @@ class BuildKit(Tool):
             self._emit(pending, vertex, pushed, line)
         vertex.pending.clear()
 
+    def _settle_where(
+        self,
+        vertices: Iterable[Vertex],
+        which: Callable[[Pending], bool],
+        pushed: bool | None,
+        line: Line | None = None,
+    ) -> None:
+        """Settle the open pushes of vertices that which selects."""
+        for vertex in vertices:
+            for key_ref, pending in list(vertex.pending.items()):
+                if which(pending):
+                    self._emit(vertex.pending.pop(key_ref), vertex, pushed, line)
+
     def _settle_done(self, line: Line) -> None:
         """A push said done that no error followed for a few lines stands."""
-        for vertex in self.vertices.values():
-            for key_ref, pending in list(vertex.pending.items()):
-                if pending.done_no and line.no - pending.done_no > RELATED_LINES:
-                    self._emit(vertex.pending.pop(key_ref), vertex, True)
+        self._settle_where(
+            self.vertices.values(),
+            lambda p: p.done_no is not None and line.no - p.done_no > RELATED_LINES,
+            True,
+        )
 
     def _failed_commit(self, line: Line, text: str) -> None:
         """The registry refused the manifest: every push of that digest failed."""
         m = FAILED_COMMIT_RE.search(text)
-        if m is None:
-            return
-        for vertex in self.vertices.values():
-            for key_ref, pending in list(vertex.pending.items()):
-                if pending.ref.digest == m.group("digest"):
-                    self._emit(vertex.pending.pop(key_ref), vertex, False, line)
+        if m is not None:
+            digest = m.group("digest")
+            self._settle_where(
+                self.vertices.values(), lambda p: p.ref.digest == digest, False, line
+            )
 
     def _emit(
         self,
@@ -280,10 +294,8 @@ class BuildKit(Tool):
         return [v for k, v in self.vertices.items() if k.startswith(prefix)]
 
     def _settle_open(self, line: Line) -> None:
-        for vertex in self._same_job(line):
-            for key_ref, pending in list(vertex.pending.items()):
-                if pending.done_no is None:
-                    self._emit(vertex.pending.pop(key_ref), vertex, None)
+        """The job ended with pushes running: their outcome is unknown."""
+        self._settle_where(self._same_job(line), lambda p: p.done_no is None, None)
 
     def _fail_all(self, line: Line) -> None:
         """A build failed: its open pushes failed; pushes said done stand unless
