@@ -81,21 +81,14 @@ ESCAPE_ENDS = (0x40, 0x7E)  # and BEL, which ends an OSC
 BEL = 0x07
 NEWLINE = ord("\n")
 BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b\x08") + b"\x7f"
+# Archive formats by their magic bytes, and the command that decompresses each.
 COMPRESSED = {
-    b"\x1f\x8b": "gzip",
-    b"PK\x03\x04": "zip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"7z\xbc\xaf\x27\x1c": "7z",
-}
-DECOMPRESS = {
-    "gzip": "zcat",
-    "zip": "unzip -p",
-    "bzip2": "bzcat",
-    "xz": "xzcat",
-    "zstd": "zstdcat",
-    "7z": "7z x -so",
+    b"\x1f\x8b": ("gzip", "zcat"),
+    b"PK\x03\x04": ("zip", "unzip -p"),
+    b"BZh": ("bzip2", "bzcat"),
+    b"\xfd7zXZ": ("xz", "xzcat"),
+    b"\x28\xb5\x2f\xfd": ("zstd", "zstdcat"),
+    b"7z\xbc\xaf\x27\x1c": ("7z", "7z x -so"),
 }
 
 
@@ -267,11 +260,11 @@ class _Replayed(io.RawIOBase):
 
 
 def _check_text(path: str, head: bytes) -> None:
-    for magic, kind in COMPRESSED.items():
+    for magic, (kind, decompress) in COMPRESSED.items():
         if head.startswith(magic):
             raise InputError(
                 f"{path}: {kind}-compressed, not a log; decompress it first"
-                f" ({DECOMPRESS[kind]} FILE | imagetrail parse-log -)"
+                f" ({decompress} FILE | imagetrail parse-log -)"
             )
     if _looks_binary(head):
         raise InputError(
