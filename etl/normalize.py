@@ -66,8 +66,10 @@ def _split_name(name: str) -> str:
     return f"{host}/{path}"
 
 
-# A name of 255 (the spec's cap), a 128-character tag and a sha512 digest.
-REF_GRAMMAR_MAX = 255 + 1 + 128 + 1 + len("sha512:") + 128
+# The distribution spec caps a repository name, registry included, at 255.
+NAME_MAX = 255
+# Such a name, a 128-character tag and a sha512 digest.
+REF_GRAMMAR_MAX = NAME_MAX + 1 + 128 + 1 + len("sha512:") + 128
 
 
 def parse_ref(text: str) -> ImageRef:

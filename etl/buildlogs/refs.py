@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from etl.normalize import parse_ref
+from etl.normalize import NAME_MAX, parse_ref
 
 FULL_DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})(?![0-9A-Za-z])")
 DIGEST_TOKEN_RE = re.compile(r"sha256:[0-9a-fA-F]*")
@@ -24,8 +24,6 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_.*-]{0,127}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9*<>_.-]+(?::[0-9]+)?(?:/[A-Za-z0-9*<>_.-]+)*$")
 TRANSPORTS = ("docker://", "//")
 EDGE_CHARS = "\"'`,;()[]{}"
-# The distribution spec caps a repository name, registry included, at 255.
-NAME_MAX = 255
 
 
 @dataclass(frozen=True)
