@@ -368,7 +368,13 @@ class DockerManifestPush(Tool):
 
     def feed(self, line: Line) -> None:
         text = line.text
-        if "failed to put manifest" in text and (m := PUT_FAILED_RE.search(text)):
+        # Without a push waiting, only a line that also names the push (a
+        # wrapper's error) is read: a lone one is not a candidate line, so
+        # reading it would depend on what noise surrounds it.
+        put_failed = "failed to put manifest" in text and (
+            self.pending is not None or "ush" in text
+        )
+        if put_failed and (m := PUT_FAILED_RE.search(text)):
             self._put_failed(line, m.group("ref"))
             return
         if "manifest" in text and "ush" in text:
